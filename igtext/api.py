@@ -1,0 +1,66 @@
+"""The Python API, mirroring the CLI.
+
+    >>> import igtext
+    >>> result = igtext.search("builtin:husky", out_dir="runs/husky", max_calls=5000)
+    >>> print(result.best.hypothesis.text, result.test_accuracy)
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from igtext.config import RunConfig, load_config
+from igtext.data import SearchResult, Task
+from igtext.lm.base import LanguageModel
+from igtext.run import execute, prepare_run_dir, read_run_dir
+
+
+def _task(task: Task | str | os.PathLike) -> Task:
+    if isinstance(task, Task):
+        return task
+    from igtext.tasks import load_task
+    return load_task(task)
+
+
+def _model(config: RunConfig, model: LanguageModel | str | None) -> LanguageModel:
+    if model is not None and not isinstance(model, str):
+        return model
+    from igtext.lm.registry import load_model
+    return load_model(model or config.model)
+
+
+def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathLike | None = None,
+           model: LanguageModel | str | None = None, out_dir: str | os.PathLike | None = None,
+           cache_dir: str | os.PathLike | None = None, seed: int | None = None,
+           strategy: str | None = None, max_calls: int | None = None,
+           max_tokens: int | None = None, proposal_prompts: dict[str, str] | None = None,
+           progress: bool = False) -> SearchResult:
+    """Search for z* on `task` and evaluate it on D and D'.
+
+    `model` is a CLI name (`smollm2-135m`, `gemma3-270m`, `hf:PATH`) or any object that
+    implements `igtext.lm.LanguageModel`. `proposal_prompts` maps an operator
+    (initial, refine, crossover, simplify) to a template file.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    overrides = {"seed": seed, "search.strategy": strategy, "budget.max_calls": max_calls,
+                 "budget.max_tokens": max_tokens}
+    if isinstance(model, str):
+        overrides["model"] = model
+    if proposal_prompts:
+        overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
+    cfg = cfg.with_overrides(**overrides)
+    t = _task(task)
+    from igtext.run import load_templates
+    load_templates(cfg)                  # bad templates fail before anything is written
+    lm = _model(cfg, model)
+    out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
+    rd = prepare_run_dir(out, t, cfg)
+    return execute(rd, t, cfg, lm, cache_dir, progress=progress)
+
+
+def resume(run_dir: str | os.PathLike, *, model: LanguageModel | None = None,
+           cache_dir: str | os.PathLike | None = None, progress: bool = False) -> SearchResult:
+    """Continue a run from its last checkpoint (it ends as an uninterrupted run would)."""
+    rd, task, cfg = read_run_dir(run_dir)
+    return execute(rd, task, cfg, _model(cfg, model), cache_dir, progress=progress)

@@ -1,0 +1,155 @@
+"""Run configuration: one pydantic model, read from YAML or JSON, saved in every run dir.
+
+Unknown keys and bad values are errors that name the file, the line (YAML) and the field.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from igtext.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BudgetConfig(_Strict):
+    max_calls: Optional[int] = Field(20000, ge=1, description="hard cap on LM calls (requests)")
+    max_tokens: Optional[int] = Field(None, ge=1, description="hard cap on LM tokens")
+
+
+class PriorConfig(_Strict):
+    weight: float = Field(1.0, ge=0, description="weight of M_prior in the objective; 0 = APE-style")
+    judge_weight: float = Field(5.0, ge=0)
+    lm_weight: float = Field(0.0, ge=0)
+    token_cost: float = Field(0.0, ge=0)
+
+
+class LikelihoodConfig(_Strict):
+    calibrate: bool = Field(True, description="contextual calibration of the label distribution")
+    search_examples: Optional[int] = Field(
+        48, ge=1, description="score z on this many examples of D during search (None = all)")
+    content_free: str = "N/A"
+
+
+class ProposerConfig(_Strict):
+    temperature: float = Field(0.8, ge=0, le=5)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(128, ge=8, le=2048)
+    max_chars: int = Field(1200, ge=40)
+    n_examples: int = Field(8, ge=1, le=64)
+    n_errors: int = Field(4, ge=1, le=32)
+    templates: dict[Literal["initial", "refine", "crossover", "simplify"], str] = {}
+
+
+class SearchConfig(_Strict):
+    strategy: Literal["evolution", "beam"] = "evolution"
+    generations: int = Field(3, ge=0, le=1000)
+    population: int = Field(6, ge=1, le=256)
+    offspring: int = Field(6, ge=1, le=256)
+    elite: int = Field(2, ge=0)
+    tournament: int = Field(3, ge=1)
+    p_refine: float = Field(0.5, ge=0)
+    p_crossover: float = Field(0.25, ge=0)
+    p_simplify: float = Field(0.25, ge=0)
+    beam_width: int = Field(3, ge=1, le=64)
+    expansions: int = Field(2, ge=1, le=32)
+    minibatch: int = Field(8, ge=1)
+    seeds: list[str] = Field(default_factory=list, description="extra initial hypotheses")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.elite > self.population:
+            raise ValueError("elite must not exceed population")
+        if self.p_refine + self.p_crossover + self.p_simplify <= 0:
+            raise ValueError("operator probabilities must not all be 0")
+        return self
+
+
+class RunConfig(_Strict):
+    model: str = "smollm2-135m"
+    seed: int = 0
+    budget: BudgetConfig = BudgetConfig()
+    prior: PriorConfig = PriorConfig()
+    likelihood: LikelihoodConfig = LikelihoodConfig()
+    proposer: ProposerConfig = ProposerConfig()
+    search: SearchConfig = SearchConfig()
+    templates: dict[Literal["likelihood", "prior_judge", "prior_text"], str] = {}
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)
+
+    def with_overrides(self, **dotted) -> "RunConfig":
+        """Return a copy with `a.b=value` overrides (None values are skipped)."""
+        data = self.model_dump(mode="json")
+        for key, value in dotted.items():
+            if value is None:
+                continue
+            node = data
+            *path, last = key.split(".")
+            for p in path:
+                node = node[p]
+            node[last] = value
+        return parse_config(data)
+
+
+def parse_config(data: dict, source: str | None = None, lines: dict | None = None) -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or None
+        line = (lines or {}).get(tuple(str(x) for x in err["loc"]))
+        if line is None and lines:   # fall back to the nearest enclosing key's line
+            loc = tuple(str(x) for x in err["loc"])
+            while loc and line is None:
+                loc = loc[:-1]
+                line = lines.get(loc)
+        raise InputError(err["msg"], file=source, line=line, field=field) from None
+
+
+def _key_lines(node, prefix=()) -> dict:
+    """Map each key path in a YAML node tree to its line (1-based)."""
+    import yaml
+
+    out = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            path = prefix + (str(k.value),)
+            out[path] = k.start_mark.line + 1
+            out.update(_key_lines(v, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out[prefix + (str(i),)] = v.start_mark.line + 1
+            out.update(_key_lines(v, prefix + (str(i),)))
+    return out
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    if path is None:
+        return RunConfig()
+    import yaml
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("config file not found", file=str(p)) from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"not valid UTF-8 (byte {e.start})", file=str(p)) from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(f"not valid YAML/JSON: {getattr(e, 'problem', e)}", file=str(p),
+                         line=mark.line + 1 if mark else None) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise InputError("a config file must hold one mapping", file=str(p))
+    return parse_config(data, str(p), _key_lines(node))

@@ -1,0 +1,48 @@
+"""The error tree. Catch `IgtextError` for anything igtext raises on purpose.
+
+`InputError` is for bad user input (task files, configs, names): the CLI prints its
+one-line message and exits with status 2.
+"""
+from __future__ import annotations
+
+
+class IgtextError(Exception):
+    """Base class of every error igtext raises deliberately."""
+
+
+class InputError(IgtextError):
+    """Bad user input. The message names the file, line and field where known."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.file, self.line, self.field, self.detail = file, line, field, message
+        where = ""
+        if file:
+            where = f"{file}:{line}: " if line else f"{file}: "
+        what = f"field '{field}': " if field else ""
+        super().__init__(f"{where}{what}{message}")
+
+
+class TemplateError(InputError):
+    """A prompt template is unreadable or uses a placeholder it may not use."""
+
+
+class ModelError(IgtextError):
+    """A language model could not be loaded or could not do what was asked."""
+
+
+class UnsupportedError(ModelError):
+    """The backend cannot do this (e.g. it has no log-probabilities)."""
+
+
+class BudgetExceeded(IgtextError):
+    """A call would go past a hard budget cap; nothing was sent."""
+
+    def __init__(self, what: str, used: int, asked: int, cap: int):
+        self.what, self.used, self.asked, self.cap = what, used, asked, cap
+        super().__init__(f"budget on {what} would be exceeded: used {used}, "
+                         f"asked {asked} more, cap {cap}")
+
+
+class RunDirError(InputError):
+    """The run directory is missing, incomplete or already used."""

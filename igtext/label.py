@@ -1,0 +1,58 @@
+"""Label a split with z*: M_L(y | x, z*) for every example, written as JSONL."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from igtext.errors import RunDirError
+from igtext.likelihood import Likelihood
+from igtext.lm.base import LanguageModel
+from igtext.lm.budget import Budget
+from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.prompts import load_template
+from igtext.run import read_run_dir
+
+
+def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
+                model: LanguageModel | None = None,
+                cache_dir: str | os.PathLike | None = None) -> dict:
+    """Write one line per example: id, input, label (argmax), probs, and gold if known."""
+    rd, task, cfg = read_run_dir(run_dir)
+    if not rd.result.exists():
+        raise RunDirError("the run has not finished (no result.json); resume it first",
+                          file=str(rd.root))
+    result = json.loads(rd.result.read_text())
+    z = result["best"]["text"]
+    examples = {"train": task.train, "test": task.test}.get(split)
+    if examples is None:
+        raise RunDirError(f"unknown split {split!r} (train or test)", field="split")
+    if model is None:
+        from igtext.lm.registry import load_model
+        model = load_model(cfg.model)
+    lm = MeteredLM(model, DiskCache(default_cache_dir(cache_dir)), Budget())
+    lik = Likelihood(lm, load_template("likelihood", cfg.templates.get("likelihood")),
+                     task.labels, cfg.likelihood.content_free)
+    calibrated = cfg.likelihood.calibrate
+    judgements = lik.judge(z, examples)
+    n_correct = n_gold = 0
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        for e, j in zip(examples, judgements):
+            dist = j.calibrated if calibrated else j.raw
+            row = {"id": e.id, "input": e.input, "hypothesis_id": result["best"]["id"]}
+            if dist:
+                row["label"] = j.predicted(calibrated)
+                row["probs"] = {k: math.exp(v) for k, v in dist.items()}
+            else:
+                row["gold_loglik"] = j.gold_loglik(calibrated)
+            if e.label is not None:
+                row["gold"] = e.label
+                if dist:
+                    n_gold += 1
+                    n_correct += row["label"] == e.label
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return {"examples": len(examples), "accuracy": n_correct / n_gold if n_gold else None,
+            "calibrated": calibrated, "lm_calls": lm.usage.calls,
+            "lm_calls_cached": lm.usage.cached_calls}

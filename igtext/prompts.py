@@ -1,0 +1,78 @@
+"""Prompt templates: files under `prompts/`, rendered strictly with jinja2.
+
+Each kind of prompt declares the placeholders it may use. Loading a template that uses
+any other name is an error naming it (a typo never renders silently as empty), and so is
+rendering without a value for one. Every template carries the sha256 of its text; the
+run log records it with each event that used the template.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from igtext.errors import TemplateError
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+
+# kind -> (default file, placeholders it may use)
+KINDS: dict[str, tuple[str, frozenset[str]]] = {
+    "likelihood": ("likelihood.j2", frozenset({"z", "input", "labels"})),
+    "prior_judge": ("prior_judge.j2", frozenset({"z", "labels", "task_description"})),
+    "prior_text": ("prior_text.j2", frozenset({"labels", "task_description"})),
+    "initial": ("propose_initial.j2", frozenset({"examples", "labels", "task_description"})),
+    "refine": ("propose_refine.j2",
+               frozenset({"z", "errors", "examples", "labels", "task_description"})),
+    "crossover": ("propose_crossover.j2", frozenset({"z_a", "z_b", "labels", "task_description"})),
+    "simplify": ("propose_simplify.j2", frozenset({"z", "labels", "task_description"})),
+}
+OPERATORS = ("initial", "refine", "crossover", "simplify")
+
+
+@dataclass(frozen=True)
+class Template:
+    kind: str
+    text: str
+    source: str
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:12]
+
+    def render(self, **values) -> str:
+        import jinja2
+
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                 keep_trailing_newline=False, trim_blocks=True,
+                                 lstrip_blocks=True)
+        try:
+            return env.from_string(self.text).render(**values)
+        except jinja2.UndefinedError as e:
+            raise TemplateError(f"placeholder has no value: {e.message}", file=self.source) from None
+
+
+def load_template(kind: str, path: str | Path | None = None) -> Template:
+    """Load the template of `kind` from `path`, or the default file under `prompts/`."""
+    import jinja2
+    from jinja2 import meta
+
+    if kind not in KINDS:
+        raise TemplateError(f"unknown template kind {kind!r}; known: {', '.join(KINDS)}")
+    default_file, allowed = KINDS[kind]
+    p = Path(path) if path else PROMPTS_DIR / default_file
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TemplateError("template file not found", file=str(p)) from None
+    except UnicodeDecodeError as e:
+        raise TemplateError(f"not valid UTF-8 (byte {e.start})", file=str(p)) from None
+    try:
+        ast = jinja2.Environment().parse(text)
+    except jinja2.TemplateSyntaxError as e:
+        raise TemplateError(f"template syntax: {e.message}", file=str(p), line=e.lineno) from None
+    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    if unknown:
+        line = next((i + 1 for i, ln in enumerate(text.splitlines()) if unknown[0] in ln), None)
+        raise TemplateError(f"unknown placeholder {unknown[0]!r} (a {kind} template may use: "
+                            f"{', '.join(sorted(allowed))})", file=str(p), line=line)
+    return Template(kind=kind, text=text, source=str(p))

@@ -1,0 +1,275 @@
+"""A run: a search on a task, checkpointed to a run directory and resumable.
+
+RUNDIR/
+    config.json       the full RunConfig
+    task.json         the task as loaded (built-in tasks are frozen here)
+    events.jsonl      one event per proposal, score, selection, checkpoint
+    checkpoint.json   search state + usage + log offset, rewritten atomically
+    result.json       written once, at the end
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from igtext.config import RunConfig
+from igtext.data import Example, SearchResult, Task
+from igtext.errors import BudgetExceeded, RunDirError
+from igtext.likelihood import Likelihood
+from igtext.lm.base import LanguageModel, LogprobRequest
+from igtext.lm.budget import Budget, Usage
+from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.objective import Scorer
+from igtext.prior import Prior, PriorWeights
+from igtext.prompts import Template, load_template
+from igtext.proposer import Proposer
+from igtext.runlog import RunLog
+from igtext.search import STRATEGIES, SearchContext, SearchState, run_search
+from igtext.search.beam import BeamSearch
+from igtext.search.evolution import EvolutionSearch
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+
+    @property
+    def config(self) -> Path: return self.root / "config.json"
+    @property
+    def task(self) -> Path: return self.root / "task.json"
+    @property
+    def events(self) -> Path: return self.root / "events.jsonl"
+    @property
+    def checkpoint(self) -> Path: return self.root / "checkpoint.json"
+    @property
+    def result(self) -> Path: return self.root / "result.json"
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_templates(config: RunConfig) -> dict[str, Template]:
+    """Every template the run uses, loaded and checked before anything is written."""
+    out = {k: load_template(k, config.templates.get(k))
+           for k in ("likelihood", "prior_judge", "prior_text")}
+    for op in ("initial", "refine", "crossover", "simplify"):
+        out[op] = load_template(op, config.proposer.templates.get(op))
+    return out
+
+
+def build_strategy(config: RunConfig, task: Task):
+    s = config.search
+    seeds = tuple(([task.initial_hypothesis] if task.initial_hypothesis else []) + list(s.seeds))
+    if s.strategy == "beam":
+        return BeamSearch(width=s.beam_width, expansions=s.expansions, minibatch=s.minibatch,
+                          p_refine=s.p_refine / max(s.p_refine + s.p_simplify, 1e-9), seeds=seeds)
+    return EvolutionSearch(population=s.population, offspring=s.offspring, elite=s.elite,
+                           tournament=s.tournament, p_refine=s.p_refine,
+                           p_crossover=s.p_crossover, p_simplify=s.p_simplify, seeds=seeds)
+
+
+def scoring_examples(task: Task, config: RunConfig) -> tuple[Example, ...]:
+    """The examples of D the search scores on: a seeded shuffle, cut to `search_examples`."""
+    order = list(task.train)
+    random.Random(f"scoring-{config.seed}").shuffle(order)
+    n = config.likelihood.search_examples
+    return tuple(order[:n] if n else order)
+
+
+def prepare_run_dir(out: str | os.PathLike, task: Task, config: RunConfig) -> RunDir:
+    rd = RunDir(Path(out))
+    if rd.root.exists() and any(rd.root.iterdir()):
+        hint = " (use `igtext resume`)" if rd.config.exists() else ""
+        raise RunDirError(f"run directory is not empty{hint}", file=str(rd.root))
+    rd.root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(rd.config, json.loads(config.to_json()))
+    write_json_atomic(rd.task, task.to_dict())
+    return rd
+
+
+def read_run_dir(out: str | os.PathLike) -> tuple[RunDir, Task, RunConfig]:
+    rd = RunDir(Path(out))
+    if not rd.root.is_dir():
+        raise RunDirError("no such run directory", file=str(rd.root))
+    for p in (rd.config, rd.task):
+        if not p.exists():
+            raise RunDirError(f"incomplete run directory: {p.name} missing", file=str(rd.root))
+    try:
+        config = RunConfig.model_validate(json.loads(rd.config.read_text()))
+        task = Task.from_dict(json.loads(rd.task.read_text()))
+    except (ValueError, KeyError) as e:
+        raise RunDirError(f"unreadable run files: {e}", file=str(rd.root)) from None
+    return rd, task, config
+
+
+def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
+                  seeds: tuple[str, ...]) -> tuple[int, int]:
+    """Calls and tokens that the final evaluation of z* on D and D' can cost at most."""
+    sets = [task.train, [e for e in task.test if e.label is not None or task.labels]]
+    labels = task.labels
+    calls, reqs = 0, []
+    for exs in sets:
+        if not exs:
+            continue
+        if labels:
+            calls += (len(exs) + 1) * len(labels)
+            reqs += [LogprobRequest(likelihood.prompt("", e.input), likelihood.continuation(y))
+                     for e in exs for y in labels]
+        else:
+            gold = [e for e in exs if e.label is not None]
+            calls += len(gold)
+            reqs += [LogprobRequest(likelihood.prompt("", e.input),
+                                    likelihood.continuation(e.label)) for e in gold]
+    if config.budget.max_tokens is None:
+        return calls, 0
+    z_max = max([config.proposer.max_new_tokens] + lm.count_tokens(list(seeds))) + 16
+    n_cf = len(labels or []) * len(sets)
+    return calls, sum(lm.count_tokens(reqs)) + (len(reqs) + n_cf) * (z_max + 8)
+
+
+def _accuracy(judgements, examples, calibrated: bool) -> float | None:
+    gold = {e.id: e.label for e in examples if e.label is not None}
+    preds = [(j.predicted(calibrated), gold[j.example_id]) for j in judgements
+             if j.example_id in gold]
+    if not preds or preds[0][0] is None:
+        return None
+    return sum(p == g for p, g in preds) / len(preds)
+
+
+def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
+            cache_dir: str | os.PathLike | None = None, progress: bool = True) -> SearchResult:
+    """Run the search in `rd`, continuing from its checkpoint if there is one."""
+    t_start = time.time()
+    templates = load_templates(config)
+    if rd.checkpoint.exists():
+        ck = json.loads(rd.checkpoint.read_text())
+        state = SearchState.from_dict(ck["state"])
+        usage = Usage.from_dict(ck["usage"])
+        offset, elapsed = ck["log_offset"], ck.get("wall_s", 0.0)
+    else:
+        state, usage, offset, elapsed = SearchState(), Usage(), 0, 0.0
+    cache = DiskCache(default_cache_dir(cache_dir))
+    full = Budget(config.budget.max_calls, config.budget.max_tokens)
+    lm = MeteredLM(backend, cache, full, usage)
+    likelihood = Likelihood(lm, templates["likelihood"], task.labels,
+                            config.likelihood.content_free)
+    prior = Prior(lm, templates["prior_judge"], templates["prior_text"],
+                  PriorWeights(config.prior.judge_weight, config.prior.lm_weight,
+                               config.prior.token_cost), task.labels, task.description)
+    examples = scoring_examples(task, config)
+    scorer = Scorer(likelihood, prior, examples, len(examples), config.prior.weight,
+                    config.likelihood.calibrate)
+    p = config.proposer
+    proposer = Proposer(lm, task, {k: templates[k] for k in ("initial", "refine", "crossover",
+                                                             "simplify")},
+                        temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
+                        max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors)
+    strategy = build_strategy(config, task)
+    res_calls, res_tokens = _eval_reserve(backend, likelihood, task, config, strategy.seeds)
+    lm.budget = Budget(None if full.max_calls is None else max(0, full.max_calls - res_calls),
+                       None if full.max_tokens is None else max(0, full.max_tokens - res_tokens))
+    log = RunLog(rd.events, usage, truncate_at=offset)
+    if offset == 0:
+        log.emit("run_start", task=task.name, model=backend.name, seed=config.seed,
+                 strategy=config.search.strategy, n_train=len(task.train), n_test=len(task.test),
+                 n_search_examples=len(examples),
+                 templates={k: t.hash for k, t in templates.items()},
+                 eval_reserve={"calls": res_calls, "tokens": res_tokens})
+    else:
+        log.emit("resume", generation=state.generation)
+    ctx = SearchContext(scorer, proposer, log, state, random.Random(config.seed))
+
+    def checkpoint() -> None:
+        log.emit("checkpoint", generation=state.generation)
+        write_json_atomic(rd.checkpoint, {"state": state.to_dict(), "usage": usage.to_dict(),
+                                          "log_offset": log.offset(),
+                                          "wall_s": elapsed + time.time() - t_start})
+
+    with _progress(progress, config.search.generations) as bar:
+        def checkpoint_and_tick() -> None:
+            checkpoint()
+            best = state.best()
+            bar(state.generation, best.objective if best else None)
+        run_search(ctx, strategy, config.search.generations, checkpoint_and_tick)
+
+    best = state.best()
+    if best is None:
+        raise BudgetExceeded("LM calls (nothing could be scored)", usage.calls, 0,
+                             config.budget.max_calls or 0)
+    lm.budget = full
+    acc: dict[str, dict[str, float | None]] = {}
+    eval_note = None
+    try:
+        for split, exs in (("train", task.train), ("test", task.test)):
+            js = likelihood.judge(best.hypothesis.text, exs) if exs else []
+            acc[split] = {"raw": _accuracy(js, exs, False), "calibrated": _accuracy(js, exs, True)}
+    except BudgetExceeded as e:
+        eval_note = str(e)
+    mode = "calibrated" if config.likelihood.calibrate else "raw"
+    log.emit("evaluate", id=best.id, accuracy=acc, note=eval_note)
+    wall = elapsed + time.time() - t_start
+    result = {
+        "task": task.name, "model": backend.name, "strategy": config.search.strategy,
+        "seed": config.seed,
+        "best": {"id": best.id, "text": best.hypothesis.text, "prior": best.prior,
+                 "prior_parts": dict(best.prior_parts), "loglik": best.loglik,
+                 "objective": best.objective, "operator": best.hypothesis.operator,
+                 "parents": list(best.hypothesis.parents),
+                 "search_accuracy": best.accuracy},
+        "train_accuracy": acc.get("train", {}).get(mode),
+        "test_accuracy": acc.get("test", {}).get(mode),
+        "accuracy": acc, "accuracy_mode": mode,
+        "lm_calls": usage.calls, "lm_calls_cached": usage.cached_calls, "lm_tokens": usage.tokens,
+        "budget": config.budget.model_dump(), "budget_exhausted": state.exhausted,
+        "evaluation_note": eval_note,
+        "generations": state.generation, "hypotheses_scored": len(state.scored),
+        "proposals_dropped": dict(state.dropped), "n_search_examples": len(examples),
+        "templates": {k: t.hash for k, t in templates.items()},
+        "wall_s": round(wall, 2),
+    }
+    log.emit("run_end", best=best.id, objective=best.objective, wall_s=round(wall, 2))
+    log.close()
+    write_json_atomic(rd.result, result)
+    cache.close()
+    ranked = sorted(state.scored.values(), key=lambda s: (-s.objective, s.id))
+    return SearchResult(best=best, candidates=tuple(ranked),
+                        train_accuracy=result["train_accuracy"],
+                        test_accuracy=result["test_accuracy"], extra=result)
+
+
+class _progress:
+    """A rich progress bar over generations (silent when disabled)."""
+
+    def __init__(self, enabled: bool, generations: int):
+        self.enabled, self.total = enabled, generations + 1
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda gen, best: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import TimeElapsedColumn
+        self.p = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("{task.description}"), TimeElapsedColumn(),
+                          transient=False)
+        self.p.start()
+        self.t = self.p.add_task("scoring the initial population", total=self.total)
+
+        def tick(gen: int, best: float | None):
+            desc = f"generation {gen}, best objective {best:.2f}" if best is not None else ""
+            self.p.update(self.t, completed=gen + 1, description=desc)
+        return tick
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.p.stop()
+        return False

@@ -1,0 +1,56 @@
+"""Evolutionary search: tournament selection, elitism, mutation (refine, simplify), crossover."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from igtext.data import Scored
+from igtext.proposer import Job
+from igtext.search.base import SearchContext, initial_population
+
+
+@dataclass(frozen=True)
+class EvolutionSearch:
+    population: int = 6
+    offspring: int = 6
+    elite: int = 2
+    tournament: int = 3
+    p_refine: float = 0.5
+    p_crossover: float = 0.25
+    p_simplify: float = 0.25
+    seeds: tuple[str, ...] = ()
+
+    def initialize(self, ctx: SearchContext) -> None:
+        initial_population(ctx, self.population, self.seeds)
+
+    def _tournament(self, ctx: SearchContext, pool: list[Scored]) -> Scored:
+        entrants = ctx.rng.sample(pool, min(self.tournament, len(pool)))
+        return max(entrants, key=lambda s: (s.objective, s.id))
+
+    def step(self, ctx: SearchContext) -> None:
+        state = ctx.state
+        pop = ctx.scored(state.population)
+        if not pop:
+            return
+        jobs = []
+        for k in range(self.offspring):
+            op = ctx.rng.choices(("refine", "crossover", "simplify"),
+                                 (self.p_refine, self.p_crossover, self.p_simplify))[0]
+            a = self._tournament(ctx, pop)
+            if op == "crossover" and len(pop) > 1:
+                b = self._tournament(ctx, [s for s in pop if s.id != a.id])
+                parents = (a, b)
+            else:
+                op = "refine" if op == "crossover" else op
+                parents = (a,)
+            jobs.append(Job(op, parents, sample_index=state.generation * 1000 + k,
+                            generation=state.generation))
+        children = ctx.score(ctx.propose(jobs))
+        # (mu + lambda) with elitism: the best `elite` always survive, the rest by tournament.
+        pool = sorted(pop + children, key=lambda s: (-s.objective, s.id))
+        survivors = pool[:self.elite]
+        rest = pool[self.elite:]
+        while len(survivors) < self.population and rest:
+            pick = self._tournament(ctx, rest)
+            survivors.append(pick)
+            rest = [s for s in rest if s.id != pick.id]
+        state.population = [s.id for s in sorted(survivors, key=lambda s: (-s.objective, s.id))]
