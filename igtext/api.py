@@ -51,8 +51,9 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides(**overrides)
     t = _task(task)
-    from igtext.run import load_templates
-    load_templates(cfg)                  # bad templates fail before anything is written
+    from igtext.run import check_budget, load_templates
+    load_templates(cfg)                  # bad input fails before anything is written
+    check_budget(t, cfg)
     lm = _model(cfg, model)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
     rd = prepare_run_dir(out, t, cfg)

@@ -78,7 +78,7 @@ def _print_result(res) -> None:
 def _cmd_run(a) -> None:
     from igtext.config import load_config
     from igtext.lm.registry import check_model_name, load_model
-    from igtext.run import execute, load_templates, prepare_run_dir
+    from igtext.run import check_budget, execute, load_templates, prepare_run_dir
     from igtext.tasks import load_task
 
     cfg = load_config(a.config)
@@ -89,6 +89,7 @@ def _cmd_run(a) -> None:
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
     load_templates(cfg)
+    check_budget(task, cfg)
     check_model_name(cfg.model)
     from igtext.run import RunDir
     rd0 = RunDir(__import__("pathlib").Path(a.out))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from igtext.config import RunConfig
 from igtext.data import Example, SearchResult, Task
-from igtext.errors import BudgetExceeded, RunDirError
+from igtext.errors import BudgetExceeded, InputError, RunDirError
 from igtext.likelihood import Likelihood
 from igtext.lm.base import LanguageModel, LogprobRequest
 from igtext.lm.budget import Budget, Usage
@@ -110,6 +110,26 @@ def read_run_dir(out: str | os.PathLike) -> tuple[RunDir, Task, RunConfig]:
     except (ValueError, KeyError) as e:
         raise RunDirError(f"unreadable run files: {e}", file=str(rd.root)) from None
     return rd, task, config
+
+
+def min_calls_needed(task: Task, config: RunConfig) -> int:
+    """LM calls that scoring one hypothesis and evaluating it on D and D' take."""
+    k = len(task.labels) if task.labels else 1
+    n_search = len(scoring_examples(task, config))
+    n_test = len(task.test) if task.labels else sum(e.label is not None for e in task.test)
+    prior = 2 if config.prior.judge_weight else 0
+    prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
+    extra = 1 if task.labels else 0      # the content-free calibration row per batch
+    return ((n_search + extra) + (len(task.train) + extra) + (n_test + extra)) * k + prior
+
+
+def check_budget(task: Task, config: RunConfig) -> None:
+    """Refuse, before anything is written, a call cap too small to do anything useful."""
+    cap = config.budget.max_calls
+    need = min_calls_needed(task, config)
+    if cap is not None and cap < need:
+        raise InputError(f"{cap} LM calls cannot score even one hypothesis and evaluate it on "
+                         f"D and D' ({need} calls needed for this task)", field="budget.max_calls")
 
 
 def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
@@ -204,8 +224,10 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
 
     best = state.best()
     if best is None:
-        raise BudgetExceeded("LM calls (nothing could be scored)", usage.calls, 0,
-                             config.budget.max_calls or 0)
+        log.close()
+        raise InputError(f"the budget ran out before any hypothesis was scored in full "
+                         f"({state.exhausted}); raise budget.max_calls or budget.max_tokens",
+                         field="budget")
     lm.budget = full
     acc: dict[str, dict[str, float | None]] = {}
     eval_note = None

@@ -31,7 +31,7 @@ TRAITS_TEST = {
               "a plumed sickle-shaped brush", "a lupine mask pattern"],
     "labrador": ["butterscotch-colored smooth hair", "a wide skull", "a sturdy rudder-shaped rear",
                  "pendant flaps hanging by the cheeks", "warm hazel irises"],
-    "dalmatian": ["an ivory hide speckled with ebony dots", "a slender sleek build",
+    "dalmatian": ["an ivory hide speckled throughout by ebony dots", "a slender sleek build",
                   "dappled pinnae", "a whiplike rear", "a freckled snout"],
     "poodle": ["dense ringlets", "clipped topiary-style puffs", "a graceful swanlike throat",
                "a refined slim snout", "a dainty high-stepping gait"],

@@ -1,0 +1,112 @@
+"""Bad input: one clear line naming file, line and field; exit 2; no run directory."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from igtext.cli import main
+
+
+def _task_file(tmp_path, rows, header=None):
+    p = tmp_path / "task.jsonl"
+    head = header or {"name": "t", "labels": ["a", "b"]}
+    p.write_text("\n".join(json.dumps(r) for r in [head] + rows) + "\n")
+    return p
+
+
+GOOD = [{"split": "train", "id": "1", "input": "x", "label": "a"},
+        {"split": "test", "id": "2", "input": "y"}]
+
+
+def _run(capsys, tmp_path, *args):
+    out = tmp_path / "run"
+    code = main(["run", *map(str, args), "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    return code, err, out
+
+
+@pytest.mark.parametrize("rows, expect", [
+    ([{"split": "train", "id": "1", "input": "x"}], ":2: field 'label': missing"),
+    ([{"split": "train", "id": "1", "input": "x", "label": "z"}], ":2: field 'label': unknown label"),
+    ([{"split": "test", "id": "1", "input": "x"}], "field 'train': no train examples"),
+    (GOOD + [{"split": "train", "id": "1", "input": "x", "label": "a"}], ":4: field 'id': duplicate"),
+    ([{"split": "train", "id": [1], "input": "x", "label": "a"}], ":2: field 'id': must be"),
+    ([{"split": "train", "id": "1", "input": 3, "label": "a"}], ":2: field 'input': must be"),
+])
+def test_bad_task_files(capsys, tmp_path, rows, expect):
+    code, err, out = _run(capsys, tmp_path, _task_file(tmp_path, rows))
+    assert code == 2 and expect in err and "task.jsonl" in err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def test_bad_bytes_and_huge_line(capsys, tmp_path):
+    p = tmp_path / "task.jsonl"
+    p.write_bytes(b'{"name": "t"}\n{"split": "train", "id": "1", "input": "\xc3\x28", "label": "a"}\n')
+    code, err, out = _run(capsys, tmp_path, p)
+    assert code == 2 and "task.jsonl:2:" in err and "UTF-8" in err and not out.exists()
+    p.write_bytes(b'{"name": "t"}\n{"split": "train", "id": "1", "input": "' + b"x" * (10 << 20)
+                  + b'", "label": "a"}\n')
+    code, err, out = _run(capsys, tmp_path, p)
+    assert code == 2 and "task.jsonl:2:" in err and "longer than" in err and not out.exists()
+
+
+@pytest.mark.parametrize("config, expect", [
+    ("search:\n  population: -1\n", ":2: field 'search.population'"),
+    ("search:\n  strategy: annealing\n", ":2: field 'search.strategy'"),
+    ("budget:\n  max_calls: 0\n", ":2: field 'budget.max_calls'"),
+    ("seach:\n  population: 3\n", ":1: field 'seach': Extra inputs"),
+    ("prior: [1, 2\n", "not valid YAML"),
+])
+def test_bad_configs(capsys, tmp_path, config, expect):
+    c = tmp_path / "cfg.yaml"
+    c.write_text(config)
+    code, err, out = _run(capsys, tmp_path, _task_file(tmp_path, GOOD), "--config", c)
+    assert code == 2 and "cfg.yaml" in err and expect in err and not out.exists()
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--model", "gpt-9"], "unknown model 'gpt-9'"),
+    (["--model", "hf:/nonexistent"], "no transformers model directory"),
+    (["--max-calls", "0"], "field 'budget.max_calls'"),
+    (["--max-calls", "3"], "cannot score even one hypothesis"),
+])
+def test_bad_flags(capsys, tmp_path, args, expect):
+    code, err, out = _run(capsys, tmp_path, _task_file(tmp_path, GOOD), *args)
+    assert code == 2 and expect in err and not out.exists()
+
+
+def test_unknown_task_and_template_placeholder(capsys, tmp_path):
+    code, err, out = _run(capsys, tmp_path, "builtin:nope")
+    assert code == 2 and "unknown built-in task 'nope'" in err
+    code, err, out = _run(capsys, tmp_path, tmp_path / "missing.jsonl")
+    assert code == 2 and "missing.jsonl: task file not found" in err
+    tpl = tmp_path / "p.j2"
+    tpl.write_text("Improve {{ z }} using {{ mistakes }}")
+    code, err, out = _run(capsys, tmp_path, _task_file(tmp_path, GOOD), "--proposal-prompt", tpl)
+    assert code == 2 and "unknown placeholder 'mistakes'" in err and "p.j2:1" in err
+    code, err, out = _run(capsys, tmp_path, _task_file(tmp_path, GOOD),
+                          "--proposal-prompt", f"mutate={tpl}")
+    assert code == 2 and "unknown operator 'mutate'" in err
+
+
+def test_non_empty_out_dir_is_refused(capsys, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    code, err, _ = _run(capsys, tmp_path, _task_file(tmp_path, GOOD))
+    assert code == 2 and "not empty" in err and (out / "keep.txt").read_text() == "precious"
+
+
+def test_resume_and_show_on_missing_dirs(capsys, tmp_path):
+    assert main(["resume", str(tmp_path / "nope")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    assert main(["show", str(tmp_path)]) == 2
+
+
+def test_no_traceback_from_the_real_command(tmp_path):
+    p = _task_file(tmp_path, [{"split": "train", "id": "1", "input": "x", "label": "q"}])
+    r = subprocess.run([sys.executable, "-m", "igtext.cli", "run", str(p), "--out",
+                        str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().startswith("igtext: error:") and r.stderr.count("\n") == 1

@@ -1,0 +1,44 @@
+import random
+
+import pytest
+
+from igtext.data import Hypothesis, Scored
+from igtext.proposer import Job, Proposer, clean_proposal
+
+from conftest import scripted_lm, toy_task
+
+
+@pytest.mark.parametrize("raw, reason", [
+    ("", "empty"), ("   \n ", "empty"), ("Yes.", "too_short"),
+    ("#### $$$ 1234 5678 !!!! ???? ****", "garbled"),
+    ("do this\ndo this\ndo this\ndo this\ndo this", "repetitive"),
+    ("dog " * 40, "repetitive"),
+])
+def test_bad_outputs_are_dropped_with_a_reason(raw, reason):
+    text, why = clean_proposal(raw)
+    assert text is None and why == reason
+
+
+def test_preamble_fences_and_length_cap():
+    text, why = clean_proposal("New instructions: Look at the eyes and the coat of the dog.")
+    assert why is None and text == "Look at the eyes and the coat of the dog."
+    text, _ = clean_proposal("```\nLook at the coat of the dog first.\n```")
+    assert text == "Look at the coat of the dog first."
+    long = "Look at the coat. " * 200
+    text, why = clean_proposal(long, max_chars=300)
+    assert why is None and len(text) <= 300 and text.endswith(".")
+
+
+def test_proposer_batches_jobs_and_records_lineage():
+    task = toy_task()
+    lm = scripted_lm()
+    prop = Proposer(lm, task)
+    parent = Scored(Hypothesis("Name the breed."), 0.0, {}, {"tr0": -2.0}, {"tr0": False}, 1,
+                    example_pred={"tr0": "poodle"})
+    jobs = [Job("initial", sample_index=0), Job("refine", (parent,), 1),
+            Job("crossover", (parent, parent), 2), Job("simplify", (parent,), 3)]
+    out = prop.propose(jobs, random.Random(0))
+    assert lm.calls == 4 and len(out) == 4
+    assert out[1].hypothesis.parents == (parent.id,)
+    assert out[1].template_hash == prop.templates["refine"].hash
+    assert all(o.hypothesis.operator == j.operator for o, j in zip(out, jobs))

@@ -1,0 +1,141 @@
+"""Search, run directory, resume and budget behaviour on a scripted LM (fast)."""
+import json
+
+import pytest
+
+import igtext
+from igtext.config import RunConfig
+from igtext.run import execute, prepare_run_dir, read_run_dir
+from igtext.runlog import read_events
+
+from conftest import scripted_lm, toy_task
+
+
+def _cfg(strategy="evolution", **over):
+    base = {"search": {"strategy": strategy, "generations": 3, "population": 4, "offspring": 4,
+                       "beam_width": 2, "expansions": 3, "minibatch": 3},
+            "likelihood": {"search_examples": 8}, "prior": {"judge_weight": 1.0}}
+    for k, v in over.items():
+        base.setdefault(k, {}).update(v)
+    return RunConfig.model_validate(base)
+
+
+def _run(tmp_path, name, cfg, lm=None, cache="cache"):
+    return igtext.search(toy_task(), config=cfg, model=lm or scripted_lm(),
+                         out_dir=tmp_path / name, cache_dir=tmp_path / cache)
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "beam"])
+def test_search_improves_and_is_reproducible(tmp_path, strategy):
+    a = _run(tmp_path, "a", _cfg(strategy), cache="c1")
+    b = _run(tmp_path, "b", _cfg(strategy), cache="c2")
+    assert a.best.id == b.best.id and a.extra["lm_calls"] == b.extra["lm_calls"]
+    given = next(c for c in a.candidates if c.hypothesis.operator == "given")
+    assert a.best.objective > given.objective
+    assert a.train_accuracy == 1.0 and a.test_accuracy == 1.0
+    other_seed = _run(tmp_path, "c", _cfg(strategy).with_overrides(seed=5), cache="c3")
+    assert other_seed.extra["seed"] == 5
+
+
+def test_run_directory_contents(tmp_path):
+    res = _run(tmp_path, "r", _cfg())
+    rd = tmp_path / "r"
+    result = json.loads((rd / "result.json").read_text())
+    for key in ("best", "train_accuracy", "test_accuracy", "lm_calls", "lm_calls_cached",
+                "lm_tokens", "seed", "wall_s"):
+        assert key in result
+    for key in ("id", "text", "prior", "loglik", "objective"):
+        assert key in result["best"]
+    assert result["best"]["objective"] == pytest.approx(result["best"]["prior"] +
+                                                        result["best"]["loglik"])
+    events, bad = read_events(rd / "events.jsonl")
+    assert bad == 0
+    kinds = {e["event"] for e in events}
+    assert {"run_start", "propose", "score", "select", "checkpoint", "evaluate", "run_end"} <= kinds
+    for e in events:
+        assert {"lm_calls", "lm_tokens", "lm_calls_cached"} <= set(e)
+    for e in (e for e in events if e["event"] == "score"):
+        assert {"id", "parents", "prior", "loglik", "objective", "template_hash"} <= set(e)
+    props = [e for e in events if e["event"] == "propose" and e["operator"] != "initial"]
+    assert props and all(e["parents"] and e["template_hash"] for e in props)
+    assert json.loads((rd / "config.json").read_text())["search"]["population"] == 4
+    assert res.best.id == result["best"]["id"]
+
+
+def test_rerun_with_warm_cache_makes_no_uncached_calls(tmp_path):
+    first = scripted_lm()
+    a = _run(tmp_path, "a", _cfg(), lm=first)
+    second = scripted_lm()
+    b = _run(tmp_path, "b", _cfg(), lm=second)
+    assert second.calls == 0
+    assert b.extra["lm_calls_cached"] == b.extra["lm_calls"] == a.extra["lm_calls"]
+    assert a.best.id == b.best.id
+
+
+def test_budget_caps_are_hard(tmp_path):
+    for cap in (170, 250, 400):
+        lm = scripted_lm()
+        res = _run(tmp_path, f"b{cap}", _cfg(budget={"max_calls": cap}), lm=lm, cache=f"c{cap}")
+        assert res.extra["lm_calls"] <= cap and lm.calls <= cap
+    tok = _run(tmp_path, "tok", _cfg(budget={"max_calls": None, "max_tokens": 16000}),
+               cache="ctok")
+    assert tok.extra["lm_tokens"] <= 16000
+    assert tok.extra["budget_exhausted"]
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crashing(after_calls):
+    lm = scripted_lm()
+    inner_gen, inner_lp = lm.generate, lm.logprob
+
+    def check():
+        if lm.calls >= after_calls:
+            raise _Crash()
+
+    def generate(reqs):
+        check()
+        return inner_gen(reqs)
+
+    def logprob(reqs):
+        check()
+        return inner_lp(reqs)
+    lm.generate, lm.logprob = generate, logprob
+    return lm
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "beam"])
+@pytest.mark.parametrize("after", [5, 60, 150])
+def test_resume_after_crash_ends_like_an_uninterrupted_run(tmp_path, strategy, after):
+    cfg = _cfg(strategy)
+    ref = _run(tmp_path, "ref", cfg, cache="ref-cache")
+    task = toy_task()
+    rd = prepare_run_dir(tmp_path / "crash", task, cfg)
+    with pytest.raises(_Crash):
+        execute(rd, task, cfg, _crashing(after), tmp_path / "crash-cache", progress=False)
+    assert not rd.result.exists()
+    res = igtext.resume(tmp_path / "crash", model=scripted_lm(),
+                        cache_dir=tmp_path / "crash-cache")
+    assert res.best.id == ref.best.id
+    assert res.extra["lm_calls"] == ref.extra["lm_calls"]
+    events, _ = read_events(rd.events)
+    ref_events, _ = read_events(tmp_path / "ref" / "events.jsonl")
+    strip = lambda es: [(e["event"], e.get("id")) for e in es if e["event"] != "resume"]  # noqa
+    assert strip(events) == strip(ref_events)
+
+
+def test_too_small_budget_is_refused_before_writing(tmp_path):
+    from igtext.errors import InputError
+    with pytest.raises(InputError, match="cannot score even one hypothesis") as e:
+        _run(tmp_path, "small", _cfg(budget={"max_calls": 50}))
+    assert e.value.field == "budget.max_calls"
+    assert not (tmp_path / "small").exists()
+
+
+def test_read_run_dir_rejects_incomplete(tmp_path):
+    from igtext.errors import RunDirError
+    (tmp_path / "x").mkdir()
+    with pytest.raises(RunDirError, match="config.json missing"):
+        read_run_dir(tmp_path / "x")
