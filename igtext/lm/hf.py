@@ -33,7 +33,7 @@ class TransformersLM:
     supports_logprobs = True
 
     def __init__(self, model, tokenizer, name: str, *, share_prefix: bool = True,
-                 max_batch_tokens: int = 4096, max_batch_rows: int = 64,
+                 max_batch_tokens: int = 2048, max_batch_rows: int = 8,
                  min_shared_prefix: int = 8):
         import torch
 
@@ -45,6 +45,7 @@ class TransformersLM:
         self.max_batch_tokens = max_batch_tokens
         self.max_batch_rows = max_batch_rows
         self.min_shared_prefix = min_shared_prefix
+        self.tokens_processed = 0      # tokens run through the network (pads excluded)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
             tokenizer.eos_token_id or 0)
 
@@ -140,9 +141,11 @@ class TransformersLM:
         packed = [_Row(c, tuple(ys)) for c, ys in rows.items()]
         shared = self._shared_prefix([r.context for r in packed]) if self.share_prefix else 0
         scores: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[float, ...]] = {}
-        with self.torch.no_grad():
+        with self.torch.inference_mode():
             prefix_cache = self._run_prefix(packed[0].context[:shared]) if shared else None
-            for chunk in self._chunks(packed, shared):
+            # Similar lengths share a batch, so little compute goes to padding.
+            by_len = sorted(packed, key=lambda r: self._row_len(r, shared))
+            for chunk in self._chunks(by_len, shared):
                 scores.update(self._score_rows(chunk, shared, prefix_cache))
         return [Logprob(scores[(c, y)], len(c)) for c, y in keyed]
 
@@ -176,7 +179,25 @@ class TransformersLM:
     def _run_prefix(self, ids: tuple[int, ...]):
         torch = self.torch
         out = self.model(input_ids=torch.tensor([list(ids)]), use_cache=True)
+        self.tokens_processed += len(ids)
         return getattr(out, "cache", None) or out.past_key_values
+
+    @staticmethod
+    def _expand_cache(prefix_cache, batch: int):
+        """The prefix cache broadcast to `batch` rows without copying it first."""
+        layers = getattr(prefix_cache, "layers", None)
+        if not layers or not all(hasattr(la, "keys") for la in layers):
+            cache = copy.deepcopy(prefix_cache)
+            cache.batch_repeat_interleave(batch)
+            return cache
+        cache = copy.copy(prefix_cache)
+        cache.layers = []
+        for layer in layers:
+            new = copy.copy(layer)
+            new.keys = layer.keys.expand(batch, -1, -1, -1)
+            new.values = layer.values.expand(batch, -1, -1, -1)
+            cache.layers.append(new)
+        return cache
 
     def _score_rows(self, chunk: list[_Row], shared: int, prefix_cache):
         """One forward over a batch of packed rows; returns {(context, cont): logprobs}."""
@@ -216,10 +237,8 @@ class TransformersLM:
             for q in range(n, width):                 # padding attends to itself only
                 mask[b, 0, q, shared + q] = True
             reads.append([(row.context, y, b, w) for (y, b, w) in row_reads])
-        cache = None
-        if prefix_cache is not None:
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(batch)
+        self.tokens_processed += sum(lens)
+        cache = self._expand_cache(prefix_cache, batch) if prefix_cache is not None else None
         hidden = self.model.model(input_ids=ids, position_ids=pos, attention_mask=mask,
                                   cache=cache, use_cache=cache is not None).last_hidden_state
         flat_b, flat_q, flat_t, owners = [], [], [], []
