@@ -7,18 +7,21 @@ import os
 from pathlib import Path
 
 from igtext.errors import RunDirError
-from igtext.likelihood import Likelihood
+from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel
 from igtext.lm.budget import Budget
 from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
 from igtext.prompts import load_template
-from igtext.run import read_run_dir
+from igtext.run import answer_tokens, read_run_dir
 
 
 def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
                 model: LanguageModel | None = None,
                 cache_dir: str | os.PathLike | None = None) -> dict:
-    """Write one line per example: id, input, label (argmax), probs, and gold if known."""
+    """Write one line per example: id, input, label, probs (classification), gold if known.
+
+    For open-ended tasks the label is the model's greedy answer under z*, and the line
+    also carries the log-likelihood of the gold answer."""
     rd, task, cfg = read_run_dir(run_dir)
     if not rd.result.exists():
         raise RunDirError("the run has not finished (no result.json); resume it first",
@@ -36,22 +39,24 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
                      task.labels, cfg.likelihood.content_free)
     calibrated = cfg.likelihood.calibrate
     judgements = lik.judge(z, examples)
+    answers = lik.answers(z, examples, answer_tokens(model, task)) if task.labels is None else None
     n_correct = n_gold = 0
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
-        for e, j in zip(examples, judgements):
+        for i, (e, j) in enumerate(zip(examples, judgements)):
             dist = j.calibrated if calibrated else j.raw
             row = {"id": e.id, "input": e.input, "hypothesis_id": result["best"]["id"]}
             if dist:
                 row["label"] = j.predicted(calibrated)
                 row["probs"] = {k: math.exp(v) for k, v in dist.items()}
             else:
+                row["label"] = answers[i]
                 row["gold_loglik"] = j.gold_loglik(calibrated)
             if e.label is not None:
                 row["gold"] = e.label
-                if dist:
-                    n_gold += 1
-                    n_correct += row["label"] == e.label
+                n_gold += 1
+                n_correct += (row["label"] == e.label if dist else
+                              normalise_answer(row["label"]) == normalise_answer(e.label))
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {"examples": len(examples), "accuracy": n_correct / n_gold if n_gold else None,
             "calibrated": calibrated, "lm_calls": lm.usage.calls,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from igtext.data import Example
-from igtext.lm.base import LanguageModel, LogprobRequest
+from igtext.lm.base import GenerationRequest, LanguageModel, LogprobRequest
 from igtext.prompts import Template
 
 
@@ -86,3 +86,18 @@ class Likelihood:
                                for e in gold])
         by_id = {e.id: r.total for e, r in zip(gold, res)}
         return [Judgement(e.id, None, None, by_id.get(e.id), by_id.get(e.id)) for e in examples]
+
+    def answers(self, z: str, examples: Sequence[Example], max_new_tokens: int = 32) -> list[str]:
+        """Greedy answers of the model following z, first line only (open-ended tasks)."""
+        reqs = [GenerationRequest(prompt=self.prompt(z, e.input), max_new_tokens=max_new_tokens,
+                                  temperature=0.0) for e in examples]
+        out = []
+        for g in self.lm.generate(reqs) if reqs else []:
+            lines = g.text.strip().splitlines()
+            out.append(lines[0].strip() if lines else "")
+        return out
+
+
+def normalise_answer(text: str) -> str:
+    """Exact match for open-ended answers ignores case, outer spaces and final punctuation."""
+    return text.strip().strip(".!?,;:\"'").strip().lower()

@@ -19,7 +19,7 @@ from pathlib import Path
 from igtext.config import RunConfig
 from igtext.data import Example, SearchResult, Task
 from igtext.errors import BudgetExceeded, InputError, RunDirError
-from igtext.likelihood import Likelihood
+from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel, LogprobRequest
 from igtext.lm.budget import Budget, Usage
 from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
@@ -119,8 +119,10 @@ def min_calls_needed(task: Task, config: RunConfig) -> int:
     n_test = len(task.test) if task.labels else sum(e.label is not None for e in task.test)
     prior = 2 if config.prior.judge_weight else 0
     prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
-    extra = 1 if task.labels else 0      # the content-free calibration row per batch
-    return ((n_search + extra) + (len(task.train) + extra) + (n_test + extra)) * k + prior
+    if not task.labels:          # log-probabilities in search, greedy answers in evaluation
+        return n_search + len(task.train) + n_test + prior
+    # the +1s: the content-free calibration row of each batch
+    return ((n_search + 1) + (len(task.train) + 1) + (n_test + 1)) * k + prior
 
 
 def check_budget(task: Task, config: RunConfig) -> None:
@@ -130,6 +132,11 @@ def check_budget(task: Task, config: RunConfig) -> None:
     if cap is not None and cap < need:
         raise InputError(f"{cap} LM calls cannot score even one hypothesis and evaluate it on "
                          f"D and D' ({need} calls needed for this task)", field="budget.max_calls")
+
+
+def answer_tokens(lm: LanguageModel, task: Task) -> int:
+    """Greedy-answer length for open-ended tasks: the longest label in D plus a margin."""
+    return max(lm.count_tokens([e.label for e in task.train if e.label] or [""])) + 8
 
 
 def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
@@ -145,15 +152,16 @@ def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config:
             calls += (len(exs) + 1) * len(labels)
             reqs += [LogprobRequest(likelihood.prompt("", e.input), likelihood.continuation(y))
                      for e in exs for y in labels]
-        else:
+        else:       # one greedy answer per labelled example
             gold = [e for e in exs if e.label is not None]
             calls += len(gold)
-            reqs += [LogprobRequest(likelihood.prompt("", e.input),
-                                    likelihood.continuation(e.label)) for e in gold]
+            reqs += [LogprobRequest(likelihood.prompt("", e.input), "") for e in gold]
     if config.budget.max_tokens is None:
         return calls, 0
     z_max = max([config.proposer.max_new_tokens] + lm.count_tokens(list(seeds))) + 16
     n_cf = len(labels or []) * len(sets)
+    if not labels:
+        z_max += answer_tokens(lm, task)
     return calls, sum(lm.count_tokens(reqs)) + (len(reqs) + n_cf) * (z_max + 8)
 
 
@@ -164,6 +172,16 @@ def _accuracy(judgements, examples, calibrated: bool) -> float | None:
     if not preds or preds[0][0] is None:
         return None
     return sum(p == g for p, g in preds) / len(preds)
+
+
+def _open_accuracy(likelihood: Likelihood, z: str, examples, max_new_tokens: int) -> float | None:
+    """Exact-match accuracy of greedy answers under z (open-ended tasks)."""
+    gold = [e for e in examples if e.label is not None]
+    if not gold:
+        return None
+    answers = likelihood.answers(z, gold, max_new_tokens)
+    hits = sum(normalise_answer(a) == normalise_answer(e.label) for a, e in zip(answers, gold))
+    return hits / len(gold)
 
 
 def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
@@ -233,8 +251,14 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     eval_note = None
     try:
         for split, exs in (("train", task.train), ("test", task.test)):
-            js = likelihood.judge(best.hypothesis.text, exs) if exs else []
-            acc[split] = {"raw": _accuracy(js, exs, False), "calibrated": _accuracy(js, exs, True)}
+            if task.labels:
+                js = likelihood.judge(best.hypothesis.text, exs) if exs else []
+                acc[split] = {"raw": _accuracy(js, exs, False),
+                              "calibrated": _accuracy(js, exs, True)}
+            else:
+                a = _open_accuracy(likelihood, best.hypothesis.text, exs,
+                                   answer_tokens(backend, task))
+                acc[split] = {"raw": a, "calibrated": a}
     except BudgetExceeded as e:
         eval_note = str(e)
     mode = "calibrated" if config.likelihood.calibrate else "raw"

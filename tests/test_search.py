@@ -139,3 +139,44 @@ def test_read_run_dir_rejects_incomplete(tmp_path):
     (tmp_path / "x").mkdir()
     with pytest.raises(RunDirError, match="config.json missing"):
         read_run_dir(tmp_path / "x")
+
+
+def test_open_ended_task_searches_and_reports_exact_match(tmp_path):
+    from igtext.data import Example, Task
+    from igtext.lm.scripted import ScriptedLM
+
+    def gen(req):
+        if req.prompt is not None:                      # the M_L prompt, greedy answer
+            x = req.prompt.rsplit("Input:", 1)[1].split("\n")[0].strip()
+            return x.upper() + "\nmore text"
+        return f"Write the input in capitals, variant {req.sample_index}."
+
+    def logprob(ctx, cont):
+        return -0.1 if "capitals" in ctx else -3.0
+
+    task = Task("caps", tuple(Example(f"a{i}", w, w.upper()) for i, w in
+                              enumerate(["paris", "rome", "oslo", "lima"])),
+                (Example("b0", "bern", "BERN"), Example("b1", "kyiv")), None,
+                initial_hypothesis="Repeat the input.")
+    lm = ScriptedLM(gen, logprob)
+    res = igtext.search(task, config=_cfg(), model=lm, out_dir=tmp_path / "o",
+                        cache_dir=tmp_path / "c")
+    assert "capitals" in res.best.hypothesis.text
+    assert res.train_accuracy == 1.0 and res.test_accuracy == 1.0
+    from igtext.label import label_split
+    stats = label_split(tmp_path / "o", "test", tmp_path / "l.jsonl", model=lm,
+                        cache_dir=tmp_path / "c")
+    rows = [json.loads(x) for x in (tmp_path / "l.jsonl").read_text().splitlines()]
+    assert [r["label"] for r in rows] == ["BERN", "KYIV"] and stats["accuracy"] == 1.0
+
+
+def test_hf_path_model_loads(tmp_path, tiny_lm):
+    from igtext.lm.registry import load_model
+    tiny_lm.model.save_pretrained(tmp_path / "m")
+    tiny_lm.tok.save_pretrained(tmp_path / "m")
+    lm = load_model(f"hf:{tmp_path / 'm'}")
+    assert lm.name == f"hf:{(tmp_path / 'm').resolve()}"
+    from igtext.lm.base import LogprobRequest
+    a = lm.logprob([LogprobRequest("a dog", " husky")])[0].total
+    b = tiny_lm.logprob([LogprobRequest("a dog", " husky")])[0].total
+    assert a == pytest.approx(b, abs=1e-5)

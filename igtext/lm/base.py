@@ -7,17 +7,24 @@ from typing import Protocol, Sequence, runtime_checkable
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A chat prompt to complete. `sample_index` makes repeated samples differ (and cache apart)."""
-    messages: tuple[tuple[str, str], ...]           # ((role, content), ...)
+    """A prompt to complete: chat `messages`, or a plain-text `prompt` continued as is.
+
+    `sample_index` makes repeated samples differ (and cache apart). Temperature 0 is greedy.
+    """
+    messages: tuple[tuple[str, str], ...] = ()      # ((role, content), ...)
     max_new_tokens: int = 256
     temperature: float = 0.8
     top_p: float = 0.95
     sample_index: int = 0
+    prompt: str | None = None                        # plain text; overrides messages
 
     def key_dict(self) -> dict:
-        return {"messages": [list(m) for m in self.messages],
-                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
-                "top_p": self.top_p, "sample_index": self.sample_index}
+        d = {"messages": [list(m) for m in self.messages],
+             "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+             "top_p": self.top_p, "sample_index": self.sample_index}
+        if self.prompt is not None:
+            d["prompt"] = self.prompt
+        return d
 
 
 @dataclass(frozen=True)

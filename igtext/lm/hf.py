@@ -72,11 +72,14 @@ class TransformersLM:
             return self._encode(text, special=False)
         return self._encode("\n\n".join(c for _, c in messages) + "\n\n", special=True)
 
+    def _prompt_ids(self, r: GenerationRequest) -> list[int]:
+        return self._encode(r.prompt, True) if r.prompt is not None else self._chat_ids(r.messages)
+
     def count_tokens(self, items) -> list[int]:
         out = []
         for it in items:
             if isinstance(it, GenerationRequest):
-                out.append(len(self._chat_ids(it.messages)))
+                out.append(len(self._prompt_ids(it)))
             elif isinstance(it, LogprobRequest):
                 out.append(len(self._encode(it.context, True)) +
                            len(self._encode(it.continuation, False)))
@@ -95,7 +98,7 @@ class TransformersLM:
         for (max_new, temp, top_p), idx in groups.items():
             for start in range(0, len(idx), 8):
                 part = idx[start:start + 8]
-                ids = [self._chat_ids(requests[i].messages) for i in part]
+                ids = [self._prompt_ids(requests[i]) for i in part]
                 width = max(map(len, ids))
                 inp = torch.full((len(ids), width), self.pad_id, dtype=torch.long)
                 att = torch.zeros((len(ids), width), dtype=torch.long)

@@ -22,7 +22,8 @@ class ScriptedLM:
         out = []
         for it in items:
             if isinstance(it, GenerationRequest):
-                out.append(sum(len(c.split()) for _, c in it.messages))
+                text = it.prompt if it.prompt is not None else " ".join(c for _, c in it.messages)
+                out.append(len(text.split()))
             elif isinstance(it, LogprobRequest):
                 out.append(len(it.context.split()) + max(1, len(it.continuation.split())))
             else:
