@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from igtext.errors import InputError
+from igtext.files import read_text
 
 
 class _Strict(BaseModel):
@@ -135,12 +136,7 @@ def load_config(path: str | Path | None) -> RunConfig:
     import yaml
 
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("config file not found", file=str(p)) from None
-    except UnicodeDecodeError as e:
-        raise InputError(f"not valid UTF-8 (byte {e.start})", file=str(p)) from None
+    text = read_text(p, "config file")
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)

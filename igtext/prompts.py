@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from igtext.errors import TemplateError
+from igtext.files import read_text
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -60,12 +61,7 @@ def load_template(kind: str, path: str | Path | None = None) -> Template:
         raise TemplateError(f"unknown template kind {kind!r}; known: {', '.join(KINDS)}")
     default_file, allowed = KINDS[kind]
     p = Path(path) if path else PROMPTS_DIR / default_file
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TemplateError("template file not found", file=str(p)) from None
-    except UnicodeDecodeError as e:
-        raise TemplateError(f"not valid UTF-8 (byte {e.start})", file=str(p)) from None
+    text = read_text(p, "template file", TemplateError)
     try:
         ast = jinja2.Environment().parse(text)
     except jinja2.TemplateSyntaxError as e:

@@ -44,12 +44,10 @@ BACKGROUNDS = {
     "poodle": ["on a velvet sofa", "on a living-room carpet", "beside a fireplace indoors",
                "on a cushion in a salon"],
 }
-TRAIN_FRAMES = ["A dog with {traits}, photographed {bg}.",
-                "Photo of a dog {bg}. It has {traits}.",
-                "This dog has {traits} and is standing {bg}."]
-TEST_FRAMES = ["A dog with {traits}, photographed {bg}.",
-               "Photo of a dog {bg}. It has {traits}.",
-               "This dog has {traits} and is standing {bg}."]
+# Sentence frames, the same in D and D' (their words say nothing about the breed).
+FRAMES = ["A dog with {traits}, photographed {bg}.",
+          "Photo of a dog {bg}. It has {traits}.",
+          "This dog has {traits} and is standing {bg}."]
 
 
 def _join(parts: list[str]) -> str:
@@ -67,12 +65,12 @@ def husky_task(n_train: int = 160, n_test: int = 160, seed: int = 0) -> Task:
     train, test = [], []
     for i in range(n_train):
         breed = BREEDS[i % len(BREEDS)]
-        text = _describe(rng, TRAITS_TRAIN[breed], rng.choice(BACKGROUNDS[breed]), TRAIN_FRAMES)
+        text = _describe(rng, TRAITS_TRAIN[breed], rng.choice(BACKGROUNDS[breed]), FRAMES)
         train.append(Example(f"train-{i:04d}", text, breed))
     for i in range(n_test):
         breed = BREEDS[i % len(BREEDS)]
         other = rng.choice([b for b in BREEDS if b != breed])
-        text = _describe(rng, TRAITS_TEST[breed], rng.choice(BACKGROUNDS[other]), TEST_FRAMES)
+        text = _describe(rng, TRAITS_TEST[breed], rng.choice(BACKGROUNDS[other]), FRAMES)
         test.append(Example(f"test-{i:04d}", text, breed))
     rng.shuffle(train)
     rng.shuffle(test)
