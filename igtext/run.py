@@ -233,12 +233,10 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                                           "log_offset": log.offset(),
                                           "wall_s": elapsed + time.time() - t_start})
 
-    with _progress(progress, config.search.generations) as bar:
-        def checkpoint_and_tick() -> None:
-            checkpoint()
-            best = state.best()
-            bar(state.generation, best.objective if best else None)
-        run_search(ctx, strategy, config.search.generations, checkpoint_and_tick)
+    with _progress(progress, config.search.generations) as on_event:
+        log.listeners.append(on_event)
+        run_search(ctx, strategy, config.search.generations, checkpoint)
+        log.listeners.remove(on_event)
 
     best = state.best()
     if best is None:
@@ -294,26 +292,36 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
 
 
 class _progress:
-    """A rich progress bar over generations (silent when disabled)."""
+    """A rich progress bar over generations, fed by run-log events (silent when disabled)."""
 
     def __init__(self, enabled: bool, generations: int):
         self.enabled, self.total = enabled, generations + 1
 
     def __enter__(self):
         if not self.enabled:
-            return lambda gen, best: None
+            return lambda event: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
         from rich.progress import TimeElapsedColumn
         self.p = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
                           TextColumn("{task.description}"), TimeElapsedColumn(),
                           transient=False)
         self.p.start()
-        self.t = self.p.add_task("scoring the initial population", total=self.total)
+        self.t = self.p.add_task("proposing the initial population", total=self.total)
+        seen = {"best": None, "scored": 0}
 
-        def tick(gen: int, best: float | None):
-            desc = f"generation {gen}, best objective {best:.2f}" if best is not None else ""
-            self.p.update(self.t, completed=gen + 1, description=desc)
-        return tick
+        def on_event(e: dict) -> None:
+            kind, gen = e["event"], e.get("generation", 0)
+            if kind == "score":
+                seen["scored"] += 1
+                if e["complete"] and (seen["best"] is None or e["objective"] > seen["best"]):
+                    seen["best"] = e["objective"]
+            elif kind != "checkpoint":
+                return
+            best = "" if seen["best"] is None else f", best objective {seen['best']:.2f}"
+            self.p.update(self.t, completed=gen + (1 if kind == "checkpoint" else 0),
+                          description=f"generation {gen}: {seen['scored']} scored{best}, "
+                                      f"{e['lm_calls']} LM calls")
+        return on_event
 
     def __exit__(self, *exc):
         if self.enabled:

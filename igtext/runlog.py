@@ -18,6 +18,7 @@ class RunLog:
     def __init__(self, path: str | os.PathLike, usage: Usage, truncate_at: int | None = None):
         self.path = Path(path)
         self.usage = usage
+        self.listeners: list = []        # callables taking each event as it is written
         if truncate_at is not None and self.path.exists():
             with open(self.path, "r+b") as f:
                 f.truncate(truncate_at)
@@ -29,6 +30,8 @@ class RunLog:
                "lm_tokens": self.usage.tokens}
         self._f.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._f.flush()
+        for listener in self.listeners:
+            listener(rec)
 
     def offset(self) -> int:
         self._f.flush()
