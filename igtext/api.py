@@ -27,7 +27,7 @@ def _model(config: RunConfig, model: LanguageModel | str | None) -> LanguageMode
     if model is not None and not isinstance(model, str):
         return model
     from igtext.lm.registry import load_model
-    return load_model(model or config.model)
+    return load_model(model or config.model, config.api)
 
 
 def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathLike | None = None,

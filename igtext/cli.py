@@ -19,7 +19,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--generations", type=int)
     r.add_argument("--max-calls", type=int, help="hard cap on LM calls")
     r.add_argument("--max-tokens", type=int, help="hard cap on LM tokens")
-    r.add_argument("--model", help="smollm2-135m (default), gemma3-270m or hf:PATH")
+    r.add_argument("--model", help="smollm2-135m (default), gemma3-270m, hf:PATH or openai:NAME")
+    r.add_argument("--base-url", help="OpenAI-compatible server for openai:NAME models")
     r.add_argument("--proposal-prompt", action="append", default=[], metavar="[OP=]FILE",
                    help="custom proposal template; OP is initial|refine|crossover|simplify "
                         "(default refine); may be repeated")
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="continue a killed or unfinished run")
     s.add_argument("rundir")
     s.add_argument("--cache-dir")
+    s.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
     s.add_argument("--quiet", action="store_true")
 
     lb = sub.add_parser("label", help="label a split with z*")
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--split", default="test", choices=("train", "test"))
     lb.add_argument("--out", required=True)
     lb.add_argument("--cache-dir")
+    lb.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
 
     sh = sub.add_parser("show", help="summarise a run")
     sh.add_argument("rundir")
@@ -70,14 +73,16 @@ def _print_result(res) -> None:
         name = "D " if split == "train" else "D'"
         print(f"accuracy on {name} ({split}): "
               f"calibrated {fmt(a.get('calibrated'))}, raw {fmt(a.get('raw'))}")
-    print(f"LM calls {r['lm_calls']} ({r['lm_calls_cached']} cached), tokens {r['lm_tokens']}, "
+    dollars = f", ${r['lm_dollars']:.4f}" if r.get("lm_dollars") else ""
+    print(f"LM calls {r['lm_calls']} ({r['lm_calls_cached']} cached), tokens {r['lm_tokens']}"
+          f"{dollars}, "
           f"wall {r['wall_s']:.1f} s" + (f"; budget stopped the search: {r['budget_exhausted']}"
                                         if r["budget_exhausted"] else ""))
 
 
 def _cmd_run(a) -> None:
     from igtext.config import load_config
-    from igtext.lm.registry import check_model_name, load_model
+    from igtext.lm.registry import check_model_name
     from igtext.run import check_budget, execute, load_templates, prepare_run_dir
     from igtext.tasks import load_task
 
@@ -86,6 +91,7 @@ def _cmd_run(a) -> None:
     cfg = cfg.with_overrides(**{
         "seed": a.seed, "search.strategy": a.search, "search.generations": a.generations,
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
+        "api.base_url": a.base_url,
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
     load_templates(cfg)
@@ -95,25 +101,42 @@ def _cmd_run(a) -> None:
     rd0 = RunDir(__import__("pathlib").Path(a.out))
     if rd0.root.exists() and any(rd0.root.iterdir()):
         prepare_run_dir(a.out, task, cfg)   # raises the clear "not empty" error
-    lm = load_model(cfg.model)
+    lm = _load(cfg)
     rd = prepare_run_dir(a.out, task, cfg)
     _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet))
 
 
-def _cmd_resume(a) -> None:
+def _load(cfg):
+    """The run's model; any failure to load or reach it is bad input (exit 2)."""
+    from igtext.errors import InputError, ModelError
     from igtext.lm.registry import load_model
+    try:
+        lm = load_model(cfg.model, cfg.api)
+    except ModelError as e:
+        raise InputError(str(e), field="model") from None
+    if not lm.supports_logprobs:
+        raise InputError(f"{lm.name} gives no log-probabilities, and the search scores "
+                         f"M_L(y|x,z) by likelihood", field="model")
+    return lm
+
+
+def _cmd_resume(a) -> None:
     from igtext.run import execute, read_run_dir
 
     rd, task, cfg = read_run_dir(a.rundir)
-    _print_result(execute(rd, task, cfg, load_model(cfg.model), a.cache_dir,
-                          progress=not a.quiet))
+    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    _print_result(execute(rd, task, cfg, _load(cfg), a.cache_dir, progress=not a.quiet))
 
 
 def _cmd_label(a) -> None:
     import json
 
     from igtext.label import label_split
-    print(json.dumps(label_split(a.rundir, a.split, a.out, cache_dir=a.cache_dir)))
+    from igtext.run import read_run_dir
+    _, _, cfg = read_run_dir(a.rundir)
+    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
+                                 cache_dir=a.cache_dir)))
 
 
 def _cmd_show(a) -> None:

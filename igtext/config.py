@@ -21,6 +21,26 @@ class _Strict(BaseModel):
 class BudgetConfig(_Strict):
     max_calls: Optional[int] = Field(20000, ge=1, description="hard cap on LM calls (requests)")
     max_tokens: Optional[int] = Field(None, ge=1, description="hard cap on LM tokens")
+    max_dollars: Optional[float] = Field(None, gt=0, description="hard cap on API spend (USD)")
+
+
+class PriceConfig(_Strict):
+    input: float = Field(0.0, ge=0, description="USD per million prompt tokens")
+    output: float = Field(0.0, ge=0, description="USD per million completion tokens")
+
+
+class APIConfig(_Strict):
+    """For `openai:NAME` models. The key is read from the environment variable named here."""
+    base_url: Optional[str] = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(4, ge=1, le=256)
+    timeout_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(6, ge=1, le=50)
+    logprob_method: Literal["auto", "echo", "top_logprobs", "none"] = "auto"
+    top_logprobs: int = Field(20, ge=1, le=20)
+    max_label_steps: int = Field(16, ge=1, le=256)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict,
+                                           description="model name -> USD per million tokens")
 
 
 class PriorConfig(_Strict):
@@ -79,6 +99,7 @@ class RunConfig(_Strict):
     likelihood: LikelihoodConfig = LikelihoodConfig()
     proposer: ProposerConfig = ProposerConfig()
     search: SearchConfig = SearchConfig()
+    api: APIConfig = APIConfig()
     templates: dict[Literal["likelihood", "prior_judge", "prior_text"], str] = {}
 
     def to_json(self) -> str:

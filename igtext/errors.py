@@ -38,7 +38,7 @@ class UnsupportedError(ModelError):
 class BudgetExceeded(IgtextError):
     """A call would go past a hard budget cap; nothing was sent."""
 
-    def __init__(self, what: str, used: int, asked: int, cap: int):
+    def __init__(self, what: str, used: float, asked: float, cap: float):
         self.what, self.used, self.asked, self.cap = what, used, asked, cap
         super().__init__(f"budget on {what} would be exceeded: used {used}, "
                          f"asked {asked} more, cap {cap}")
@@ -46,3 +46,44 @@ class BudgetExceeded(IgtextError):
 
 class RunDirError(InputError):
     """The run directory is missing, incomplete or already used."""
+
+
+class APIError(ModelError):
+    """A call to an OpenAI-compatible server failed (after retries, where it may be retried).
+
+    Messages never contain the API key or the base URL.
+    """
+
+
+class APIConnectionError(APIError):
+    """The server could not be reached, or dropped the connection."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The server did not answer within the timeout."""
+
+
+class APIStatusError(APIError):
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class RateLimitError(APIStatusError):
+    """429 after every retry."""
+
+
+class ServerError(APIStatusError):
+    """5xx after every retry."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 or 403: a missing or wrong key. Not retried."""
+
+
+class NotFoundError(APIStatusError):
+    """404: an unknown model or endpoint. Not retried."""
+
+
+class BadRequestError(APIStatusError):
+    """400 or 422: the server refused the request as malformed. Not retried."""

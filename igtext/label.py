@@ -33,7 +33,7 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
         raise RunDirError(f"unknown split {split!r} (train or test)", field="split")
     if model is None:
         from igtext.lm.registry import load_model
-        model = load_model(cfg.model)
+        model = load_model(cfg.model, cfg.api)
     lm = MeteredLM(model, DiskCache(default_cache_dir(cache_dir)), Budget())
     lik = Likelihood(lm, load_template("likelihood", cfg.templates.get("likelihood")),
                      task.labels, cfg.likelihood.content_free)

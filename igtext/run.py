@@ -92,7 +92,9 @@ def prepare_run_dir(out: str | os.PathLike, task: Task, config: RunConfig) -> Ru
         hint = " (use `igtext resume`)" if rd.config.exists() else ""
         raise RunDirError(f"run directory is not empty{hint}", file=str(rd.root))
     rd.root.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(rd.config, json.loads(config.to_json()))
+    saved = json.loads(config.to_json())
+    saved["api"]["base_url"] = None      # never stored: `resume --base-url` or OPENAI_BASE_URL
+    write_json_atomic(rd.config, saved)
     write_json_atomic(rd.task, task.to_dict())
     return rd
 
@@ -156,13 +158,34 @@ def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config:
             gold = [e for e in exs if e.label is not None]
             calls += len(gold)
             reqs += [LogprobRequest(likelihood.prompt("", e.input), "") for e in gold]
-    if config.budget.max_tokens is None:
+    if config.budget.max_tokens is None and config.budget.max_dollars is None:
         return calls, 0
     z_max = max([config.proposer.max_new_tokens] + lm.count_tokens(list(seeds))) + 16
     n_cf = len(labels or []) * len(sets)
     if not labels:
         z_max += answer_tokens(lm, task)
     return calls, sum(lm.count_tokens(reqs)) + (len(reqs) + n_cf) * (z_max + 8)
+
+
+def logprob_method(lm: LanguageModel) -> str:
+    """How M_L's numbers were obtained, for the log and result.json."""
+    return getattr(lm, "logprob_method", "exact (local forward pass)")
+
+
+def token_counting(lm: LanguageModel) -> str:
+    from igtext.lm.openai_api import ENCODING
+    return f"tiktoken {ENCODING}" if hasattr(lm, "bind_meter") else f"{lm.name} tokenizer"
+
+
+def api_stats(lm: LanguageModel) -> dict | None:
+    stats = getattr(lm, "stats", None)
+    return stats.to_dict() if stats is not None else None
+
+
+def _dollars(lm: LanguageModel, tokens: int, calls: int) -> float:
+    """Worst-case dollars of `tokens` prompt tokens plus one output token per call."""
+    price = getattr(lm, "price", None)
+    return price.cost(tokens, calls) if price is not None else 0.0
 
 
 def _accuracy(judgements, examples, calibrated: bool) -> float | None:
@@ -197,7 +220,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     else:
         state, usage, offset, elapsed = SearchState(), Usage(), 0, 0.0
     cache = DiskCache(default_cache_dir(cache_dir))
-    full = Budget(config.budget.max_calls, config.budget.max_tokens)
+    full = Budget(config.budget.max_calls, config.budget.max_tokens, config.budget.max_dollars)
     lm = MeteredLM(backend, cache, full, usage)
     likelihood = Likelihood(lm, templates["likelihood"], task.labels,
                             config.likelihood.content_free)
@@ -214,21 +237,25 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                         max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors)
     strategy = build_strategy(config, task)
     res_calls, res_tokens = _eval_reserve(backend, likelihood, task, config, strategy.seeds)
+    res_dollars = _dollars(backend, res_tokens, res_calls)
     lm.budget = Budget(None if full.max_calls is None else max(0, full.max_calls - res_calls),
-                       None if full.max_tokens is None else max(0, full.max_tokens - res_tokens))
+                       None if full.max_tokens is None else max(0, full.max_tokens - res_tokens),
+                       None if full.max_dollars is None else
+                       max(0.0, full.max_dollars - res_dollars))
     log = RunLog(rd.events, usage, truncate_at=offset)
     if offset == 0:
         log.emit("run_start", task=task.name, model=backend.name, seed=config.seed,
                  strategy=config.search.strategy, n_train=len(task.train), n_test=len(task.test),
                  n_search_examples=len(examples),
                  templates={k: t.hash for k, t in templates.items()},
-                 eval_reserve={"calls": res_calls, "tokens": res_tokens})
+                 logprob_method=logprob_method(backend),
+                 eval_reserve={"calls": res_calls, "tokens": res_tokens, "dollars": res_dollars})
     else:
         log.emit("resume", generation=state.generation)
     ctx = SearchContext(scorer, proposer, log, state, random.Random(config.seed))
 
     def checkpoint() -> None:
-        log.emit("checkpoint", generation=state.generation)
+        log.emit("checkpoint", generation=state.generation, api=api_stats(backend))
         write_json_atomic(rd.checkpoint, {"state": state.to_dict(), "usage": usage.to_dict(),
                                           "log_offset": log.offset(),
                                           "wall_s": elapsed + time.time() - t_start})
@@ -274,6 +301,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         "test_accuracy": acc.get("test", {}).get(mode),
         "accuracy": acc, "accuracy_mode": mode,
         "lm_calls": usage.calls, "lm_calls_cached": usage.cached_calls, "lm_tokens": usage.tokens,
+        "lm_dollars": round(usage.dollars, 6), "logprob_method": logprob_method(backend),
+        "token_count": token_counting(backend), "api": api_stats(backend),
         "budget": config.budget.model_dump(), "budget_exhausted": state.exhausted,
         "evaluation_note": eval_note,
         "generations": state.generation, "hypotheses_scored": len(state.scored),

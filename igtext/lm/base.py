@@ -49,6 +49,7 @@ class Logprob:
     """Log-probabilities (natural log) of each continuation token; exact, never estimated."""
     token_logprobs: tuple[float, ...]
     context_tokens: int
+    billed_tokens: int | None = None     # tokens it cost where that differs (several API calls)
 
     @property
     def total(self) -> float:
@@ -56,6 +57,8 @@ class Logprob:
 
     @property
     def n_tokens(self) -> int:
+        if self.billed_tokens is not None:
+            return self.billed_tokens
         return self.context_tokens + len(self.token_logprobs)
 
 

@@ -67,8 +67,11 @@ class MeteredLM:
     """Wraps a backend with the disk cache, the budget and the usage counters.
 
     It implements the same `LanguageModel` protocol, so scorers and proposers never know
-    whether a call was cached. Raises `BudgetExceeded` before sending a batch that would
-    go past a cap.
+    whether a call was cached. Calls are checked per batch, before it is sent. Tokens are
+    checked per batch too, except for backends that make several HTTP calls per request
+    (`bind_meter`): those check and charge tokens and dollars before every HTTP call.
+    A cached call is charged the tokens it cost when it was made (so the search follows
+    the same path warm or cold) and no dollars (nothing was spent).
     """
 
     def __init__(self, inner: LanguageModel, cache: DiskCache | None, budget: Budget,
@@ -77,52 +80,66 @@ class MeteredLM:
         self.usage = usage if usage is not None else Usage()
         self.name = inner.name
         self.supports_logprobs = inner.supports_logprobs
+        self.self_metered = hasattr(inner, "bind_meter")
+        if self.self_metered:
+            inner.bind_meter(self._reserve)
+
+    def _reserve(self, tokens: int, dollars: float):
+        """Reserve one HTTP call's worst case; the returned function settles the actual."""
+        self.budget.check(self.usage, 0, tokens, dollars)
+        self.usage.tokens += tokens
+        self.usage.dollars += dollars
+
+        def settle(actual_tokens: int, actual_dollars: float) -> None:
+            self.usage.tokens += actual_tokens - tokens
+            self.usage.dollars += actual_dollars - dollars
+        return settle
 
     def count_tokens(self, items):
         return self.inner.count_tokens(items)
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        keys = [DiskCache.key(self.name, "generate", r.key_dict()) for r in requests]
+    def _through_cache(self, kind: str, requests, estimate, run, to_record, from_record):
+        keys = [DiskCache.key(self.name, kind, r.key_dict()) for r in requests]
         hits = self.cache.get_many(keys) if self.cache else {}
         miss = [i for i, k in enumerate(keys) if k not in hits]
-        need = sum(hits[k]["prompt_tokens"] + hits[k]["completion_tokens"]
-                   for k in keys if k in hits)
-        if miss:
-            prompt_counts = self.inner.count_tokens([requests[i] for i in miss])
-            need += sum(p + requests[i].max_new_tokens for p, i in zip(prompt_counts, miss))
+        cached_tokens = sum(_n_tokens(from_record(hits[k])) for k in keys if k in hits)
+        need = cached_tokens
+        if miss and not self.self_metered:
+            need += sum(estimate([requests[i] for i in miss]))
         self.budget.check(self.usage, len(requests), need)
-        fresh = self.inner.generate([requests[i] for i in miss]) if miss else []
-        records = {keys[i]: g.__dict__ for i, g in zip(miss, fresh)}
+        fresh = run([requests[i] for i in miss]) if miss else []
+        records = {keys[i]: to_record(r) for i, r in zip(miss, fresh)}
         if self.cache and records:
             self.cache.put_many(records)
         hits.update(records)
-        out = [Generation(**hits[k]) for k in keys]
-        self._charge(len(requests), len(requests) - len(miss),
-                     sum(g.prompt_tokens + g.completion_tokens for g in out))
+        out = [from_record(hits[k]) for k in keys]
+        fresh_tokens = sum(_n_tokens(r) for r in fresh)
+        self.usage.calls += len(requests)
+        self.usage.cached_calls += len(requests) - len(miss)
+        self.usage.tokens += cached_tokens + (0 if self.self_metered else fresh_tokens)
         return out
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return self._through_cache(
+            "generate", requests, self._generation_estimate, self.inner.generate,
+            lambda g: dict(g.__dict__), lambda d: Generation(**d))
+
+    def _generation_estimate(self, requests) -> list[int]:
+        prompts = self.inner.count_tokens(requests)
+        return [p + r.max_new_tokens for p, r in zip(prompts, requests)]
 
     def logprob(self, requests: Sequence[LogprobRequest]) -> list[Logprob]:
         if not self.inner.supports_logprobs:
             raise UnsupportedError(f"model {self.name!r} gives no log-probabilities")
-        keys = [DiskCache.key(self.name, "logprob", r.key_dict()) for r in requests]
-        hits = self.cache.get_many(keys) if self.cache else {}
-        miss = [i for i, k in enumerate(keys) if k not in hits]
-        need = sum(hits[k]["context_tokens"] + len(hits[k]["token_logprobs"])
-                   for k in keys if k in hits)
-        if miss:
-            need += sum(self.inner.count_tokens([requests[i] for i in miss]))
-        self.budget.check(self.usage, len(requests), need)
-        fresh = self.inner.logprob([requests[i] for i in miss]) if miss else []
-        records = {keys[i]: {"token_logprobs": list(r.token_logprobs),
-                             "context_tokens": r.context_tokens} for i, r in zip(miss, fresh)}
-        if self.cache and records:
-            self.cache.put_many(records)
-        hits.update(records)
-        out = [Logprob(tuple(hits[k]["token_logprobs"]), hits[k]["context_tokens"]) for k in keys]
-        self._charge(len(requests), len(requests) - len(miss), sum(r.n_tokens for r in out))
-        return out
+        return self._through_cache(
+            "logprob", requests, self.inner.count_tokens, self.inner.logprob,
+            lambda r: {"token_logprobs": list(r.token_logprobs),
+                       "context_tokens": r.context_tokens, "billed_tokens": r.billed_tokens},
+            lambda d: Logprob(tuple(d["token_logprobs"]), d["context_tokens"],
+                              d.get("billed_tokens")))
 
-    def _charge(self, calls: int, cached: int, tokens: int) -> None:
-        self.usage.calls += calls
-        self.usage.cached_calls += cached
-        self.usage.tokens += tokens
+
+def _n_tokens(result) -> int:
+    if isinstance(result, Generation):
+        return result.prompt_tokens + result.completion_tokens
+    return result.n_tokens

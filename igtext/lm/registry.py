@@ -56,7 +56,7 @@ GGUF_MODELS: dict[str, Callable[[], Path]] = {
 
 
 def known_models() -> list[str]:
-    return sorted(GGUF_MODELS) + ["hf:PATH"]
+    return sorted(GGUF_MODELS) + ["hf:PATH", "openai:NAME"]
 
 
 def check_model_name(name: str) -> None:
@@ -68,6 +68,8 @@ def check_model_name(name: str) -> None:
         if not (path / "config.json").exists():
             raise InputError(f"no transformers model directory at {path} (config.json missing)",
                              field="model")
+        return
+    if name.startswith("openai:") and name[len("openai:"):].strip():
         return
     raise InputError(f"unknown model {name!r}; known: {', '.join(known_models())}",
                      field="model")
@@ -102,9 +104,31 @@ def converted_dir(name: str) -> Path:
     return target
 
 
-def load_model(name: str = DEFAULT_MODEL, **kw):
-    """Load a `LanguageModel` by CLI name."""
+def load_api_model(name: str, api) -> "LanguageModel":  # noqa: F821
+    """`openai:NAME` with the settings of an `APIConfig` (probes the server)."""
+    import os
+
+    from igtext.lm.openai_api import OpenAILM, Price
+
+    model = name[len("openai:"):]
+    key = os.environ.get(api.api_key_env)
+    if not key and api.base_url is None:
+        raise InputError(f"set {api.api_key_env} to the API key (or api.base_url for a "
+                         f"local server)", field="api.api_key_env")
+    price = api.prices.get(name) or api.prices.get(model)
+    return OpenAILM(model, base_url=api.base_url, api_key=key, concurrency=api.concurrency,
+                    timeout_s=api.timeout_s, max_attempts=api.max_attempts,
+                    logprob_method=api.logprob_method, top_logprobs=api.top_logprobs,
+                    max_label_steps=api.max_label_steps,
+                    price=Price(price.input, price.output) if price else Price())
+
+
+def load_model(name: str = DEFAULT_MODEL, api=None, **kw):
+    """Load a `LanguageModel` by CLI name (`api`: an `APIConfig`, for `openai:NAME`)."""
     check_model_name(name)
+    if name.startswith("openai:"):
+        from igtext.config import APIConfig
+        return load_api_model(name, api or APIConfig())
     from igtext.lm.hf import TransformersLM
 
     if name.startswith("hf:"):
