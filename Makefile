@@ -34,6 +34,7 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python eval/bench_scoring.py
+	$(BIN)/python eval/bench_api.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

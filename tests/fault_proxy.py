@@ -59,6 +59,7 @@ class FaultProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True    # else delayed ACKs add ~40 ms to each answer
 
             def log_message(self, *a):           # quiet
                 pass
