@@ -158,6 +158,14 @@ def test_cli_bad_api_inputs(tmp_path, monkeypatch, capsys):
         cfg.write_text("api: {logprob_method: none}\n")
         code, err = run("--model", "openai:m", "--base-url", p.url, "--config", str(cfg))
         assert code == 2 and "gives no log-probabilities" in err
+    import copy
+
+    from fault_proxy import CANNED
+    bare = copy.deepcopy(CANNED)
+    bare["completions"]["choices"][0]["logprobs"] = None
+    with FaultProxy(None, canned=bare) as p:              # a server without log-probabilities
+        code, err = run("--model", "openai:m", "--base-url", p.url)
+        assert code == 2 and "gives no log-probabilities" in err
     monkeypatch.delenv("OPENAI_API_KEY")
     code, err = run("--model", "openai:m")
     assert code == 2 and "OPENAI_API_KEY" in err

@@ -65,6 +65,18 @@ def test_probe_uses_only_verified_methods(llama_server):
         OpenAILM("smollm2-135m", base_url=llama_server, api_key=KEY, logprob_method="echo")
 
 
+def test_wrong_key_is_refused_at_once(llama_server, tmp_path, monkeypatch, capsys):
+    from igtext.cli import main
+    from igtext.tasks.taskfile import write_task_jsonl
+    write_task_jsonl(husky_task(n_train=4, n_test=2), tmp_path / "t.jsonl")
+    monkeypatch.setenv("OPENAI_API_KEY", "wrong-key")
+    code = main(["run", str(tmp_path / "t.jsonl"), "--out", str(tmp_path / "o"),
+                 "--model", "openai:smollm2-135m", "--base-url", llama_server])
+    err = capsys.readouterr().err
+    assert code == 2 and "refused the key" in err and "wrong-key" not in err
+    assert llama_server not in err and not (tmp_path / "o").exists()
+
+
 def test_api_logprobs_match_local_weights(llama_server, real_lm):
     lm = OpenAILM("smollm2-135m", base_url=llama_server, api_key=KEY)
     ctx = "The capital of France is Paris. The capital of Germany is"
