@@ -1,0 +1,151 @@
+"""M_L fine-tuned on label judgments: learn to answer as a person following z would.
+
+Each judgment (z, x, answer) becomes the M_L prompt of z and x (`prompts/likelihood.j2`)
+followed by " answer"; LoRA is trained on the answer tokens. To learn to *follow z* rather
+than the task, the judgments should come from many different z's (right, wrong, partial and
+background rules); the held-out report uses z's (and inputs) the fit never saw.
+"""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Sequence
+
+from igtext.errors import InputError
+from igtext.likelihood import Likelihood
+from igtext.prompts import Template, load_template
+from igtext.training.lora import (LoraSettings, adapter_hash, data_hash, progress_bar,
+                                  read_meta, save_meta)
+
+KIND = "likelihood"
+
+
+def _target(j) -> str | None:
+    if j.answer:
+        return j.answer
+    if j.distribution:
+        return max(j.distribution, key=j.distribution.get)
+    return None
+
+
+def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: str | Path,
+                   out: str | Path, settings: LoraSettings = LoraSettings(),
+                   heldout: Sequence = (), template: Template | None = None,
+                   base_name: str = "", progress: bool = True) -> dict:
+    """Fit LoRA on (z, x -> answer) judgments; report held-out log-loss, accuracy and ECE
+    for the fitted and the zero-shot M_L."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    template = template or load_template("likelihood")
+    items = [(j.z, j.x, _target(j)) for j in judgments if _target(j)]
+    if len(items) < 4:
+        raise InputError(f"{len(items)} label judgments are too few to fit (need 4)",
+                         field="labels")
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    lik = Likelihood(None, template, labels)          # only its prompt format is used here
+    seqs = []
+    for z, x, y in items:
+        ctx = tok(lik.prompt(z, x), add_special_tokens=True).input_ids
+        ans = tok(lik.continuation(y), add_special_tokens=False).input_ids
+        ctx = ctx[-(settings.max_length - len(ans)):]
+        seqs.append((ctx, ans))
+    n_layers = model.config.num_hidden_layers
+    model = get_peft_model(model, settings.peft_config("CAUSAL_LM", n_layers))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    steps = settings.epochs * ((len(seqs) + settings.batch_size - 1) // settings.batch_size)
+    losses = []
+    model.train()
+    with progress_bar(progress, steps, "fit likelihood") as tick:
+        for _ in range(settings.epochs):
+            order = seqs[:]
+            rng.shuffle(order)
+            for i in range(0, len(order), settings.batch_size):
+                chunk = order[i:i + settings.batch_size]
+                width = max(len(c) + len(a) for c, a in chunk)
+                ids = torch.full((len(chunk), width), pad)
+                tgt = torch.full((len(chunk), width), -100)
+                att = torch.zeros((len(chunk), width), dtype=torch.long)
+                for b, (c, a) in enumerate(chunk):
+                    seq = c + a
+                    ids[b, :len(seq)] = torch.tensor(seq)
+                    att[b, :len(seq)] = 1
+                    tgt[b, len(c):len(seq)] = torch.tensor(a)
+                loss = model(input_ids=ids, attention_mask=att, labels=tgt).loss
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss))
+                tick(float(loss))
+    model.eval()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    report = {"train_judgments": len(items), "final_loss": sum(losses[-5:]) / len(losses[-5:])}
+    if heldout and labels:
+        from igtext.lm.hf import TransformersLM
+        merged = model.merge_and_unload()
+        tuned = TransformersLM(merged, tok, name="tuned")
+        base = TransformersLM(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32),
+                              tok, name="base")
+        report["heldout"] = {"fitted": evaluate(tuned, heldout, labels, template),
+                             "zero_shot": evaluate(base, heldout, labels, template)}
+    records = [{"z": z, "x": x, "y": y} for z, x, y in items]
+    save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
+    return report
+
+
+def evaluate(lm, judgments: Sequence, labels: Sequence[str], template: Template) -> dict:
+    """Log-loss and accuracy of M_L against the answers people gave, and calibration (ECE)."""
+    lik = Likelihood(lm, template, labels)
+    by_z: dict[str, list] = {}
+    for j in judgments:
+        if _target(j) in labels:
+            by_z.setdefault(j.z, []).append(j)
+    losses, hits, conf = [], [], []
+    from igtext.data import Example
+    for z, js in by_z.items():
+        exs = [Example(str(i), j.x, _target(j)) for i, j in enumerate(js)]
+        for e, jd in zip(exs, lik.judge(z, exs)):
+            losses.append(-jd.raw[e.label])
+            pred = jd.predicted(False)
+            hits.append(pred == e.label)
+            conf.append(math.exp(jd.raw[pred]))
+    return {"n": len(losses), "log_loss": sum(losses) / len(losses),
+            "accuracy": sum(hits) / len(hits), "ece": _ece(conf, hits)}
+
+
+def _ece(conf: list[float], hits: list[bool], bins: int = 10) -> float:
+    total, n = 0.0, len(conf)
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(conf) if lo < c <= hi or (b == 0 and c == 0)]
+        if idx:
+            acc = sum(hits[i] for i in idx) / len(idx)
+            avg = sum(conf[i] for i in idx) / len(idx)
+            total += len(idx) / n * abs(acc - avg)
+    return total
+
+
+def load_tuned_lm(adapter: str | Path, base_dir: str | Path, base_name: str):
+    """A `TransformersLM` with the adapter merged in; its name carries the adapter's hash."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from igtext.lm.hf import TransformersLM
+
+    meta = read_meta(adapter, KIND)
+    if meta["base_model"] != base_name:
+        raise InputError(f"adapter was fitted on {meta['base_model']!r}, not {base_name!r}",
+                         file=str(adapter))
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    return TransformersLM(model, tok, name=f"{base_name}+lora:{adapter_hash(adapter)}")

@@ -1,0 +1,93 @@
+"""What the LoRA fits share: the adapter settings, the data hash, saving and loading."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from igtext.errors import InputError
+
+META = "igtext_adapter.json"
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    top_layers: int | None = None     # adapt only the last N layers (None: all)
+    targets: tuple[str, ...] = ("q_proj", "v_proj")
+    lr: float = 1e-3
+    epochs: int = 2
+    batch_size: int = 8
+    max_length: int = 256
+    seed: int = 0
+
+    def peft_config(self, task_type: str, n_layers: int, modules_to_save=None):
+        from peft import LoraConfig
+        layers = None
+        if self.top_layers:
+            layers = list(range(max(0, n_layers - self.top_layers), n_layers))
+        return LoraConfig(task_type=task_type, r=self.rank, lora_alpha=self.alpha,
+                          lora_dropout=self.dropout, target_modules=list(self.targets),
+                          layers_to_transform=layers, modules_to_save=modules_to_save)
+
+
+def data_hash(records: list[dict]) -> str:
+    blob = json.dumps(records, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def save_meta(out: Path, kind: str, base: str, settings: LoraSettings, records_hash: str,
+              report: dict) -> None:
+    meta = {"kind": kind, "base_model": base, "data_sha256": records_hash,
+            "settings": asdict(settings), "report": report, "saved": time.time()}
+    (out / META).write_text(json.dumps(meta, indent=2))
+
+
+def read_meta(path: str | Path, kind: str) -> dict:
+    p = Path(path)
+    try:
+        meta = json.loads((p / META).read_text())
+    except FileNotFoundError:
+        raise InputError(f"not an igtext {kind} adapter ({META} missing)", file=str(p)) from None
+    if meta.get("kind") != kind:
+        raise InputError(f"adapter is a {meta.get('kind')} adapter, not a {kind} one",
+                         file=str(p))
+    return meta
+
+
+def adapter_hash(path: str | Path) -> str:
+    """A short hash of the adapter weights (it keys the LM cache of a fine-tuned M_L)."""
+    h = hashlib.sha256()
+    for f in sorted(Path(path).glob("*.safetensors")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def progress_bar(enabled: bool, total: int, what: str):
+    """A rich progress bar; `advance(loss)` moves it."""
+    if not enabled:
+        class _Null:
+            def __enter__(self):
+                return lambda loss: None
+
+            def __exit__(self, *a):
+                return False
+        return _Null()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    class _Bar:
+        def __enter__(self):
+            self.p = Progress(TextColumn(f"[bold]{what}"), BarColumn(), MofNCompleteColumn(),
+                              TextColumn("{task.description}"), TimeElapsedColumn())
+            self.p.start()
+            self.t = self.p.add_task("", total=total)
+            return lambda loss: self.p.update(self.t, advance=1, description=f"loss {loss:.3f}")
+
+        def __exit__(self, *a):
+            self.p.stop()
+            return False
+    return _Bar()

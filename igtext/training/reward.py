@@ -1,0 +1,127 @@
+"""M_prior learned from comparisons: a Bradley-Terry reward model (Ziegler et al. 2019).
+
+r(z) is a scalar head on the local LM, adapted with LoRA; training maximises
+log sigmoid(r(winner) - r(loser)) over the comparisons (ties are skipped). r is on the
+log-odds scale of "a person prefers z", which is what the search adds as M_prior.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Sequence
+
+from igtext.errors import InputError
+from igtext.training.lora import (LoraSettings, data_hash, progress_bar, read_meta,
+                                  save_meta)
+
+KIND = "prior"
+
+
+def _load_base(base_dir: str | Path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=1,
+                                                               dtype=torch.float32)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else \
+            tok.eos_token_id
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "right"
+    return model, tok
+
+
+def _rewards(model, tok, texts: Sequence[str], max_length: int, batch: int = 16):
+    import torch
+    out = []
+    for i in range(0, len(texts), batch):
+        enc = tok(list(texts[i:i + batch]), return_tensors="pt", padding=True, truncation=True,
+                  max_length=max_length)
+        out.append(model(**enc).logits[:, 0])
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: str | Path,
+              settings: LoraSettings = LoraSettings(), heldout: Sequence[tuple[str, str, str]] = (),
+              base_name: str = "", progress: bool = True) -> dict:
+    """Fit r(z) on (z_a, z_b, winner) triples; report held-out pairwise accuracy."""
+    import torch
+    from peft import get_peft_model
+
+    train = [(a, b) if w == "a" else (b, a) for a, b, w in pairs if w in ("a", "b")]
+    if not train:
+        raise InputError("no comparison with a winner (ties only, or none): nothing to fit",
+                         field="comparisons")
+    if len(train) < 4:
+        raise InputError(f"{len(train)} comparisons with a winner are too few to fit (need 4)",
+                         field="comparisons")
+    torch.manual_seed(settings.seed)
+    rng = random.Random(settings.seed)
+    model, tok = _load_base(base_dir)
+    n_layers = model.config.num_hidden_layers
+    model = get_peft_model(model, settings.peft_config("SEQ_CLS", n_layers, ["score"]))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=settings.lr)
+    steps = settings.epochs * ((len(train) + settings.batch_size - 1) // settings.batch_size)
+    losses = []
+    model.train()
+    with progress_bar(progress, steps, "fit prior") as tick:
+        for _ in range(settings.epochs):
+            order = train[:]
+            rng.shuffle(order)
+            for i in range(0, len(order), settings.batch_size):
+                chunk = order[i:i + settings.batch_size]
+                r = _rewards(model, tok, [w for w, _ in chunk] + [l for _, l in chunk],
+                             settings.max_length, batch=2 * len(chunk))
+                loss = -torch.nn.functional.logsigmoid(r[:len(chunk)] - r[len(chunk):]).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(float(loss))
+                tick(float(loss))
+    model.eval()
+    report = {"train_pairs": len(train), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
+              "train_accuracy": pairwise_accuracy(model, tok, pairs, settings.max_length)}
+    if heldout:
+        report["heldout_pairs"] = sum(w in ("a", "b") for _, _, w in heldout)
+        report["heldout_accuracy"] = pairwise_accuracy(model, tok, heldout, settings.max_length)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    records = [{"z_a": a, "z_b": b, "winner": w} for a, b, w in pairs]
+    save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
+    return report
+
+
+def pairwise_accuracy(model, tok, pairs, max_length: int) -> float | None:
+    import torch
+    decided = [(a, b, w) for a, b, w in pairs if w in ("a", "b")]
+    if not decided:
+        return None
+    with torch.inference_mode():
+        ra = _rewards(model, tok, [a for a, _, _ in decided], max_length)
+        rb = _rewards(model, tok, [b for _, b, _ in decided], max_length)
+    hits = [(x > y) == (w == "a") for x, y, (_, _, w) in zip(ra.tolist(), rb.tolist(), decided)]
+    return sum(hits) / len(hits)
+
+
+class RewardPrior:
+    """M_prior(z) = weight * r(z) from a fitted adapter; same `score` as `Prior`."""
+
+    def __init__(self, adapter: str | Path, base_dir: str | Path, weight: float = 1.0,
+                 max_length: int = 256):
+        import torch
+        from peft import PeftModel
+
+        self.meta = read_meta(adapter, KIND)
+        model, self.tok = _load_base(base_dir)
+        self.model = PeftModel.from_pretrained(model, str(adapter)).eval()
+        self.weight, self.max_length, self.torch = weight, max_length, torch
+        self.adapter = str(adapter)
+
+    def score(self, zs: Sequence[str]) -> list[tuple[float, dict[str, float]]]:
+        with self.torch.inference_mode():
+            r = _rewards(self.model, self.tok, list(zs), self.max_length).tolist()
+        return [(self.weight * v, {"reward": v}) for v in r]
