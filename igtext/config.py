@@ -48,6 +48,9 @@ class PriorConfig(_Strict):
     judge_weight: float = Field(5.0, ge=0)
     lm_weight: float = Field(0.0, ge=0)
     token_cost: float = Field(0.0, ge=0)
+    adapter: Optional[str] = Field(None, description="a fitted prior (igtext fit-prior); "
+                                   "replaces the judge and LM terms")
+    reward_weight: float = Field(1.0, ge=0)
 
 
 class LikelihoodConfig(_Strict):
@@ -55,6 +58,19 @@ class LikelihoodConfig(_Strict):
     search_examples: Optional[int] = Field(
         48, ge=1, description="score z on this many examples of D during search (None = all)")
     content_free: str = "N/A"
+    adapter: Optional[str] = Field(None, description="a fitted M_L (igtext fit-likelihood)")
+
+
+class RefreshConfig(_Strict):
+    """Seed step 3: every `every` generations, ask about the current z's and refit."""
+    every: int = Field(0, ge=0, description="0 = off")
+    judge: Literal["simulated", "proxy", "terminal", "web"] = "simulated"
+    comparisons: int = Field(40, ge=0, le=10000)
+    labels: int = Field(80, ge=0, le=10000)
+    top: int = Field(4, ge=2, le=64)
+    prior_epochs: int = Field(2, ge=1, le=100)
+    likelihood_epochs: int = Field(2, ge=1, le=100)
+    web_port: int = Field(0, ge=0, le=65535)
 
 
 class ProposerConfig(_Strict):
@@ -100,6 +116,7 @@ class RunConfig(_Strict):
     proposer: ProposerConfig = ProposerConfig()
     search: SearchConfig = SearchConfig()
     api: APIConfig = APIConfig()
+    refresh: RefreshConfig = RefreshConfig()
     templates: dict[Literal["likelihood", "prior_judge", "prior_text"], str] = {}
 
     def to_json(self) -> str:

@@ -26,6 +26,8 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
                frozenset({"z", "errors", "examples", "labels", "task_description"})),
     "crossover": ("propose_crossover.j2", frozenset({"z_a", "z_b", "labels", "task_description"})),
     "simplify": ("propose_simplify.j2", frozenset({"z", "labels", "task_description"})),
+    "judge_compare": ("judge_compare.j2", frozenset({"z_a", "z_b"})),
+    "judge_label": ("judge_label.j2", frozenset({"z", "input", "labels"})),
 }
 OPERATORS = ("initial", "refine", "crossover", "simplify")
 

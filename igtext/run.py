@@ -207,9 +207,54 @@ def _open_accuracy(likelihood: Likelihood, z: str, examples, max_new_tokens: int
     return hits / len(gold)
 
 
+def _prior(lm, templates, task: Task, config: RunConfig):
+    if config.prior.adapter:
+        from igtext.lm.registry import base_model_dir
+        from igtext.training.reward import RewardPrior
+        return RewardPrior(config.prior.adapter, base_model_dir(config.model),
+                           weight=config.prior.reward_weight)
+    return Prior(lm, templates["prior_judge"], templates["prior_text"],
+                 PriorWeights(config.prior.judge_weight, config.prior.lm_weight,
+                              config.prior.token_cost), task.labels, task.description)
+
+
+def _likelihood_lm(lm: MeteredLM, config: RunConfig) -> MeteredLM:
+    if not config.likelihood.adapter:
+        return lm
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.likelihood_ft import load_tuned_lm
+    tuned = load_tuned_lm(config.likelihood.adapter, base_model_dir(config.model), config.model)
+    return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
+
+
+def _refresher(rd: RunDir, task: Task, config: RunConfig, lm: MeteredLM, annotator, progress):
+    if not config.refresh.every:
+        return None
+    from igtext.judgments.annotators import ProxyAnnotator, simulated_for
+    from igtext.judgments.store import JudgmentStore
+    from igtext.lm.registry import base_model_dir
+    from igtext.refresh import Refresher
+    if annotator is None:
+        judge = config.refresh.judge
+        if judge == "simulated":
+            annotator = simulated_for(task.name, config.seed)
+        elif judge == "proxy":
+            annotator = ProxyAnnotator(lm, task.labels)
+        else:
+            raise InputError(f"refresh.judge {judge!r} needs a person: run it from the "
+                             f"command line", field="refresh.judge")
+    store = JudgmentStore(rd.root / "judgments.sqlite")
+    return Refresher(rd.root, task, config, annotator, store, base_model_dir(config.model),
+                     config.model, lm, progress=progress)
+
+
 def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
-            cache_dir: str | os.PathLike | None = None, progress: bool = True) -> SearchResult:
-    """Run the search in `rd`, continuing from its checkpoint if there is one."""
+            cache_dir: str | os.PathLike | None = None, progress: bool = True,
+            annotator=None) -> SearchResult:
+    """Run the search in `rd`, continuing from its checkpoint if there is one.
+
+    `annotator` answers the step-3 questions when `refresh.every` > 0 (by default the one
+    `refresh.judge` names)."""
     t_start = time.time()
     templates = load_templates(config)
     if rd.checkpoint.exists():
@@ -222,11 +267,9 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     cache = DiskCache(default_cache_dir(cache_dir))
     full = Budget(config.budget.max_calls, config.budget.max_tokens, config.budget.max_dollars)
     lm = MeteredLM(backend, cache, full, usage)
-    likelihood = Likelihood(lm, templates["likelihood"], task.labels,
+    likelihood = Likelihood(_likelihood_lm(lm, config), templates["likelihood"], task.labels,
                             config.likelihood.content_free)
-    prior = Prior(lm, templates["prior_judge"], templates["prior_text"],
-                  PriorWeights(config.prior.judge_weight, config.prior.lm_weight,
-                               config.prior.token_cost), task.labels, task.description)
+    prior = _prior(lm, templates, task, config)
     examples = scoring_examples(task, config)
     scorer = Scorer(likelihood, prior, examples, len(examples), config.prior.weight,
                     config.likelihood.calibrate)
@@ -253,6 +296,9 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     else:
         log.emit("resume", generation=state.generation)
     ctx = SearchContext(scorer, proposer, log, state, random.Random(config.seed))
+    refresher = _refresher(rd, task, config, lm, annotator, progress)
+    if refresher is not None and state.adapters:
+        refresher.install(ctx, state.adapters)        # resuming after a refresh
 
     def checkpoint() -> None:
         log.emit("checkpoint", generation=state.generation, api=api_stats(backend))
@@ -262,7 +308,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
 
     with _progress(progress, config.search.generations) as on_event:
         log.listeners.append(on_event)
-        run_search(ctx, strategy, config.search.generations, checkpoint)
+        run_search(ctx, strategy, config.search.generations, checkpoint, refresher)
         log.listeners.remove(on_event)
 
     best = state.best()
@@ -271,7 +317,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         raise InputError(f"the budget ran out before any hypothesis was scored in full "
                          f"({state.exhausted}); raise budget.max_calls or budget.max_tokens",
                          field="budget")
-    lm.budget = full
+    likelihood = scorer.likelihood          # a refresh may have swapped in a fitted M_L
+    lm.budget = likelihood.lm.budget = full
     acc: dict[str, dict[str, float | None]] = {}
     eval_note = None
     try:
@@ -304,7 +351,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         "lm_dollars": round(usage.dollars, 6), "logprob_method": logprob_method(backend),
         "token_count": token_counting(backend), "api": api_stats(backend),
         "budget": config.budget.model_dump(), "budget_exhausted": state.exhausted,
-        "evaluation_note": eval_note,
+        "evaluation_note": eval_note, "adapters": dict(state.adapters),
+        "likelihood_model": likelihood.lm.name,
         "generations": state.generation, "hypotheses_scored": len(state.scored),
         "proposals_dropped": dict(state.dropped), "n_search_examples": len(examples),
         "templates": {k: t.hash for k, t in templates.items()},

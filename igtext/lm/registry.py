@@ -104,6 +104,14 @@ def converted_dir(name: str) -> Path:
     return target
 
 
+def base_model_dir(name: str) -> Path:
+    """The local transformers directory of a model name (for LoRA fits and adapters)."""
+    check_model_name(name)
+    if name.startswith("openai:"):
+        raise InputError("LoRA adapters need a local model, not an API one", field="model")
+    return Path(name[3:]) if name.startswith("hf:") else converted_dir(name)
+
+
 def load_api_model(name: str, api) -> "LanguageModel":  # noqa: F821
     """`openai:NAME` with the settings of an `APIConfig` (probes the server)."""
     import os

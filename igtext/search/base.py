@@ -27,6 +27,7 @@ class SearchState:
     dropped: Counter = field(default_factory=Counter)
     exhausted: str | None = None        # why the budget stopped the search, if it did
     initialized: bool = False
+    adapters: dict = field(default_factory=dict)   # fitted models in use (step 3), by kind
 
     def best(self) -> Scored | None:
         done = [s for s in self.scored.values() if s.complete]
@@ -36,14 +37,16 @@ class SearchState:
         return {"generation": self.generation, "population": self.population,
                 "scored": {k: v.to_dict() for k, v in self.scored.items()},
                 "rng_state": self.rng_state, "dropped": dict(self.dropped),
-                "exhausted": self.exhausted, "initialized": self.initialized}
+                "exhausted": self.exhausted, "initialized": self.initialized,
+                "adapters": self.adapters}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SearchState":
         return cls(generation=d["generation"], population=list(d["population"]),
                    scored={k: Scored.from_dict(v) for k, v in d["scored"].items()},
                    rng_state=d["rng_state"], dropped=Counter(d.get("dropped", {})),
-                   exhausted=d.get("exhausted"), initialized=d.get("initialized", False))
+                   exhausted=d.get("exhausted"), initialized=d.get("initialized", False),
+                   adapters=d.get("adapters", {}))
 
 
 def _rng_to_json(state) -> list:
@@ -120,8 +123,11 @@ def initial_population(ctx: SearchContext, size: int, seeds: Sequence[str]) -> N
 
 
 def run_search(ctx: SearchContext, strategy: Strategy, generations: int,
-               checkpoint: Callable[[], None]) -> SearchState:
-    """Run (or continue) the search until `generations` or the budget runs out."""
+               checkpoint: Callable[[], None],
+               after_step: Callable[[SearchContext], None] | None = None) -> SearchState:
+    """Run (or continue) the search until `generations` or the budget runs out.
+
+    `after_step` runs after each generation, before its checkpoint (the step-3 refresh)."""
     state = ctx.state
     if state.rng_state is not None:
         ctx.rng.setstate(_rng_from_json(state.rng_state))
@@ -143,7 +149,8 @@ def run_search(ctx: SearchContext, strategy: Strategy, generations: int,
         checkpoint()
     while state.generation < generations and not state.exhausted:
         state.generation += 1
-        guarded(strategy.step)
+        if guarded(strategy.step) and after_step is not None:
+            guarded(after_step)
         _select_event(ctx)
         state.rng_state = _rng_to_json(ctx.rng.getstate())
         checkpoint()

@@ -2,9 +2,10 @@
 and a simulated person with a known prior over them and a known way of labelling under z.
 
 The simulated person knows what each breed looks like in any wording (that "sapphire
-irises" are blue eyes), so a rule about the animal carries over to D'. Their prior:
-    s(z) = 1.5 * (rules about the right animal traits) - 2.0 * (rules pairing a breed with
-           another breed's traits) - 1.5 * (rules about the background) - 0.02 * words(z)
+irises" are blue eyes), so a rule about the animal carries over to D'. Their prior is about
+the kind of rule, not its facts (the likelihood on D judges those):
+    s(z) = 4.5 * (rules about the animal's traits) - 4.5 * (rules about the background)
+           - 0.06 * words(z)
 and P(a preferred to b) = sigmoid(s(a) - s(b)) (Bradley-Terry). Labelling x under z: each
 sentence of z that names one breed is a rule; the breed whose rules share the most cues
 with x (x's traits read in both wordings) gets the label with probability ~0.9; with no
@@ -79,8 +80,8 @@ def parse_rules(z: str) -> list[Rule]:
 
 def prior_score(z: str) -> float:
     kinds = [r.kind for r in parse_rules(z)]
-    return (1.5 * kinds.count("animal") - 2.0 * kinds.count("wrong")
-            - 1.5 * kinds.count("background") - 0.02 * len(z.split()))
+    animal = kinds.count("animal") + kinds.count("wrong")
+    return 4.5 * animal - 4.5 * kinds.count("background") - 0.06 * len(z.split())
 
 
 def understood(x: str) -> set[str]:

@@ -79,8 +79,8 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
-                tick(float(loss))
+                losses.append(loss.item())
+                tick(losses[-1])
     model.eval()
     report = {"train_pairs": len(train), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
               "train_accuracy": pairwise_accuracy(model, tok, pairs, settings.max_length)}

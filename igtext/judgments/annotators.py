@@ -1,0 +1,117 @@
+"""Who answers: a person at the terminal, an LM in a person's place, or a simulated person.
+
+Every annotator has the same two batch-first methods:
+    compare(pairs: [(z_a, z_b)]) -> ["a" | "b" | "tie"]
+    label(items: [(z, x)]) -> [(answer, distribution or None)]
+and the `source` and `annotator` ids the store records. The web page (`web.py`) collects
+the same two kinds of judgment from a browser.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Protocol, Sequence
+
+from igtext.lm.base import LanguageModel, LogprobRequest
+from igtext.prompts import load_template
+
+
+class Annotator(Protocol):
+    source: str
+    annotator: str
+
+    def compare(self, pairs: Sequence[tuple[str, str]]) -> list[str]: ...
+
+    def label(self, items: Sequence[tuple[str, str]]) -> list[tuple[str | None, dict | None]]: ...
+
+
+class TerminalAnnotator:
+    """Asks a person through `ask(prompt) -> str` (the CLI passes `input`)."""
+
+    source = "person"
+
+    def __init__(self, ask: Callable[[str], str], show: Callable[[str], None],
+                 labels: Sequence[str] | None, annotator: str = "person"):
+        self.ask, self.show, self.labels, self.annotator = ask, show, labels, annotator
+
+    def compare(self, pairs):
+        out = []
+        for i, (a, b) in enumerate(pairs, start=1):
+            self.show(f"\n[{i}/{len(pairs)}] Which instructions would you find more plausible?"
+                      f"\n\n  A: {a}\n\n  B: {b}\n")
+            while True:
+                ans = self.ask("a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
+                if ans in ("a", "b", "t", "s", "q"):
+                    break
+            if ans == "q":
+                break
+            out.append({"a": "a", "b": "b", "t": "tie", "s": None}[ans])
+        return out
+
+    def label(self, items):
+        out = []
+        choices = list(self.labels or [])
+        for i, (z, x) in enumerate(items, start=1):
+            menu = "  ".join(f"{k + 1}) {c}" for k, c in enumerate(choices))
+            self.show(f"\n[{i}/{len(items)}] Follow these instructions:\n\n  {z}\n\n"
+                      f"Input: {x}\n{menu}")
+            ans = self.ask("answer (number or text; s to skip, q to quit): ").strip()
+            if ans.lower() == "q":
+                break
+            if ans.lower() == "s" or not ans:
+                out.append((None, None))
+                continue
+            if ans.isdigit() and 1 <= int(ans) <= len(choices):
+                ans = choices[int(ans) - 1]
+            out.append((ans, None))
+        return out
+
+
+class ProxyAnnotator:
+    """An LM answers in a person's place, from its own templates (`prompts/judge_*.j2`)."""
+
+    source = "proxy"
+
+    def __init__(self, lm: LanguageModel, labels: Sequence[str] | None,
+                 annotator: str | None = None, tie_margin: float = 0.05):
+        self.lm, self.labels = lm, list(labels or [])
+        self.annotator = annotator or f"proxy:{lm.name}"
+        self.tie_margin = tie_margin
+        self.compare_t = load_template("judge_compare")
+        self.label_t = load_template("judge_label")
+
+    def compare(self, pairs):
+        reqs = []
+        for a, b in pairs:
+            ctx = self.compare_t.render(z_a=a, z_b=b)
+            reqs += [LogprobRequest(ctx, " A"), LogprobRequest(ctx, " B")]
+        res = self.lm.logprob(reqs)
+        out = []
+        for i in range(len(pairs)):
+            d = res[2 * i].total - res[2 * i + 1].total
+            out.append("tie" if abs(d) < self.tie_margin else ("a" if d > 0 else "b"))
+        return out
+
+    def label(self, items):
+        if not self.labels:
+            raise ValueError("the proxy labels only tasks with a closed label set")
+        reqs = [LogprobRequest(self.label_t.render(z=z, input=x, labels=self.labels), " " + y)
+                for z, x in items for y in self.labels]
+        res = self.lm.logprob(reqs)
+        out, k = [], len(self.labels)
+        for i in range(len(items)):
+            scores = [res[i * k + j].total for j in range(k)]
+            top = max(scores)
+            w = [math.exp(s - top) for s in scores]
+            dist = {y: v / sum(w) for y, v in zip(self.labels, w)}
+            out.append((max(dist, key=dist.get), dist))
+        return out
+
+
+def simulated_for(task_name: str, seed: int = 0):
+    """The simulated person of a built-in task, or an error naming the tasks that have one."""
+    from igtext.errors import InputError
+    if task_name == "husky":
+        from igtext.tasks.husky_world import SimulatedPerson
+        return SimulatedPerson(seed=seed)
+    raise InputError(f"no simulated annotator for task {task_name!r} (built-in: husky)",
+                     field="refresh.judge")

@@ -1,0 +1,107 @@
+"""Seed step 3: while the search moves, ask about the z's it is looking at now, and refit.
+
+Every `refresh.every` generations: take the current top z's, make comparisons (every pair
+of the top z's, then each top z against others the search has scored) and label items
+(each top z with inputs from D and D'), collect the answers into the run's judgment store,
+refit the prior and M_L with LoRA on everything collected so far, swap them into the
+scorer, and rescore the population. Each refresh is one `refresh` event in the run log;
+the adapters live under RUNDIR/adapters/ and the checkpoint names the current ones.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from pathlib import Path
+
+from igtext.data import Task
+from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
+from igtext.likelihood import Likelihood
+from igtext.lm.cache import MeteredLM
+from igtext.search.base import SearchContext
+from igtext.training.likelihood_ft import fit_likelihood, load_tuned_lm
+from igtext.training.lora import LoraSettings
+from igtext.training.reward import RewardPrior, fit_prior
+
+PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
+LIKELIHOOD_LORA = LoraSettings(rank=16, alpha=32, lr=1e-3, batch_size=8, max_length=320,
+                               targets=("q_proj", "k_proj", "v_proj", "o_proj"))
+
+
+class Refresher:
+    def __init__(self, root: Path, task: Task, config, annotator, store: JudgmentStore,
+                 base_dir: Path, base_name: str, metered: MeteredLM, progress: bool = False):
+        self.root, self.task, self.cfg, self.annotator = root, task, config, annotator
+        self.store, self.base_dir, self.base_name = store, base_dir, base_name
+        self.metered, self.progress = metered, progress
+
+    def __call__(self, ctx: SearchContext) -> None:
+        r = self.cfg.refresh
+        state = ctx.state
+        if not r.every or state.generation % r.every:
+            return
+        rng = random.Random(f"refresh-{self.cfg.seed}-{state.generation}")
+        ranked = sorted((s for s in state.scored.values() if s.complete),
+                        key=lambda s: (-s.objective, s.id))
+        top = [s.hypothesis.text for s in ranked[:r.top]]
+        others = [s.hypothesis.text for s in ranked[r.top:]] or top
+        pairs = list(itertools.combinations(top, 2))[:r.comparisons]
+        while len(pairs) < r.comparisons and len(top) > 0:
+            pairs.append((rng.choice(top), rng.choice(others)))
+        pairs = [(a, b) if rng.random() < 0.5 else (b, a) for a, b in pairs if a != b]
+        inputs = [e.input for e in self.task.train + self.task.test]
+        items = [(rng.choice(top), rng.choice(inputs)) for _ in range(r.labels)] if top else []
+        winners = self.annotator.compare(pairs) if pairs else []
+        answers = self.annotator.label(items) if items else []
+        src, who = self.annotator.source, self.annotator.annotator
+        self.store.add([Comparison(a, b, w, who, src) for (a, b), w in zip(pairs, winners) if w]
+                       + [LabelJudgment(z, x, ans, dist, who, src)
+                          for (z, x), (ans, dist) in zip(items, answers) if ans or dist])
+        adapters = self._refit(state.generation)
+        self.install(ctx, adapters)
+        keep = [state.scored[i].hypothesis for i in state.population]
+        state.scored = {}
+        ctx.score(keep)
+        counts = self.store.counts()
+        ctx.log.emit("refresh", generation=state.generation, judge=src, annotator=who,
+                     new_comparisons=len(pairs), new_labels=len(items), store=counts,
+                     adapters={k: v["path"] for k, v in adapters.items()},
+                     fit={k: v["report"] for k, v in adapters.items()})
+        state.adapters = {k: v["path"] for k, v in adapters.items()}
+
+    def _refit(self, generation: int) -> dict:
+        r = self.cfg.refresh
+        out = {}
+        comps = [(c.z_a, c.z_b, c.winner) for c in self.store.comparisons()]
+        if sum(w in ("a", "b") for _, _, w in comps) >= 4:
+            path = self.root / "adapters" / f"prior-g{generation}"
+            rep = fit_prior(comps, self.base_dir, path,
+                            _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed),
+                            base_name=self.base_name, progress=self.progress)
+            out["prior"] = {"path": str(path.relative_to(self.root)), "report": rep}
+        labels = self.store.labels()
+        if self.task.labels and len(labels) >= 4:
+            path = self.root / "adapters" / f"likelihood-g{generation}"
+            rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
+                                 _with(LIKELIHOOD_LORA, epochs=r.likelihood_epochs,
+                                       seed=self.cfg.seed),
+                                 base_name=self.base_name, progress=self.progress)
+            out["likelihood"] = {"path": str(path.relative_to(self.root)), "report": rep}
+        return out
+
+    def install(self, ctx: SearchContext, adapters: dict) -> None:
+        """Put fitted models into the scorer (also used when a run resumes)."""
+        paths = {k: (v["path"] if isinstance(v, dict) else v) for k, v in adapters.items()}
+        scorer = ctx.scorer
+        if "prior" in paths:
+            scorer.prior = RewardPrior(self.root / paths["prior"], self.base_dir,
+                                       weight=self.cfg.prior.reward_weight)
+        if "likelihood" in paths:
+            tuned = load_tuned_lm(self.root / paths["likelihood"], self.base_dir, self.base_name)
+            lm = MeteredLM(tuned, self.metered.cache, self.metered.budget, self.metered.usage)
+            old = scorer.likelihood
+            scorer.likelihood = Likelihood(lm, old.template, old.labels, old.content_free)
+
+
+def _with(settings: LoraSettings, **kw) -> LoraSettings:
+    from dataclasses import replace
+    return replace(settings, **kw)
