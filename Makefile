@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench clean browser
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "igtext needs Python 3.11+"'
@@ -26,8 +26,12 @@ demo: setup
 	rm -rf runs/demo
 	$(BIN)/igtext run builtin:husky --out runs/demo
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
+
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -81,6 +81,41 @@ def part_likelihood(args, base, work) -> dict:
     return {**report, **done(), "heldout_note": "z's and input wordings unseen in training"}
 
 
+LOOP_SEEDS = [
+    "A dog in deep snow is a husky. A dog on green grass is a labrador. A dog inside a fire "
+    "station is a dalmatian. A dog on a velvet sofa is a poodle.",
+    "A husky has pale blue eyes and thick grey and white fur. A labrador has a short yellow "
+    "coat and floppy ears. A dalmatian has a white coat covered in black spots. A poodle has "
+    "tightly curled fur and a pom-pom haircut.",
+    "A husky has a short yellow coat. A labrador has tightly curled fur. A dalmatian has pale "
+    "blue eyes. A poodle has a white coat covered in black spots.",
+]
+
+
+def part_loop(args, work) -> dict:
+    import igtext
+    from igtext.config import RunConfig
+
+    task = husky_task(n_train=80, n_test=80, seed=5)
+    base = {"seed": 7, "budget": {"max_calls": args.loop_calls},
+            "search": {"generations": args.loop_generations, "population": 4, "offspring": 2,
+                       "elite": 2, "seeds": LOOP_SEEDS},
+            "likelihood": {"search_examples": 16, "calibrate": False},
+            "proposer": {"max_new_tokens": 64}}
+    out = {}
+    for name, refresh in (("without_loop", {"every": 0}),
+                          ("with_loop", {"every": 1, "judge": "simulated", "comparisons": 30,
+                                         "labels": 80, "top": 4})):
+        cfg = RunConfig.model_validate({**base, "refresh": refresh})
+        done = cpu_timer()
+        res = igtext.search(task, config=cfg, out_dir=work / name, cache_dir=work / "cache")
+        out[name] = {"test_accuracy": res.test_accuracy, "train_accuracy": res.train_accuracy,
+                     "best": res.best.hypothesis.text, "lm_calls": res.extra["lm_calls"],
+                     "adapters": res.extra["adapters"], **done()}
+    out["same_seed_and_budget"] = {"seed": 7, "max_calls": args.loop_calls}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--comparisons", type=int, default=500)
@@ -88,7 +123,9 @@ def main() -> None:
     ap.add_argument("--prior-epochs", type=int, default=2)
     ap.add_argument("--lik-epochs", type=int, default=2)
     ap.add_argument("--top-layers", type=int, default=8)
-    ap.add_argument("--parts", default="prior,likelihood")
+    ap.add_argument("--loop-calls", type=int, default=12000)
+    ap.add_argument("--loop-generations", type=int, default=2)
+    ap.add_argument("--parts", default="prior,likelihood,loop")
     ap.add_argument("--out", default=str(RESULTS / "judgments.json"))
     args = ap.parse_args()
     base = converted_dir("smollm2-135m")
@@ -100,6 +137,8 @@ def main() -> None:
             out["prior"] = part_prior(args, base, work)
         if "likelihood" in args.parts:
             out["likelihood"] = part_likelihood(args, base, work)
+        if "loop" in args.parts:
+            out["loop"] = part_loop(args, work)
     print(json.dumps(out, indent=2))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))

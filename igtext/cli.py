@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -25,7 +26,43 @@ def _parser() -> argparse.ArgumentParser:
                    help="custom proposal template; OP is initial|refine|crossover|simplify "
                         "(default refine); may be repeated")
     r.add_argument("--cache-dir", help="LM call cache (default $IGTEXT_CACHE_DIR or ~/.cache/igtext)")
+    r.add_argument("--prior-adapter", help="a fitted prior (igtext fit-prior)")
+    r.add_argument("--likelihood-adapter", help="a fitted M_L (igtext fit-likelihood)")
+    r.add_argument("--refresh-every", type=int, metavar="K",
+                   help="step 3: every K generations ask about the current z's and refit")
+    r.add_argument("--judge", choices=("simulated", "proxy", "terminal", "web"),
+                   help="who answers in step 3 (default simulated)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    j = sub.add_parser("judge", help="collect judgments on a run's hypotheses")
+    j.add_argument("rundir")
+    j.add_argument("--kind", choices=("compare", "label"), default="compare")
+    j.add_argument("--n", type=int, default=10, help="how many items")
+    j.add_argument("--web", action="store_true", help="serve a page on 127.0.0.1 instead")
+    j.add_argument("--port", type=int, default=0)
+    j.add_argument("--annotator", default="person", help="your annotator id")
+    j.add_argument("--store", help="judgment store (default RUNDIR/judgments.sqlite)")
+    j.add_argument("--seed", type=int, default=0)
+
+    js = sub.add_parser("judgments", help="import or export judgments (JSONL)")
+    js.add_argument("action", choices=("import", "export"))
+    js.add_argument("file")
+    js.add_argument("--store", required=True)
+    js.add_argument("--run", help="resolve hypothesis ids against this run")
+
+    fp = sub.add_parser("fit-prior", help="fit a Bradley-Terry prior on comparisons (LoRA)")
+    fl = sub.add_parser("fit-likelihood", help="fit M_L on label judgments (LoRA)")
+    for f in (fp, fl):
+        f.add_argument("--store", required=True, help="judgment store (SQLite)")
+        f.add_argument("--out", required=True, help="adapter directory")
+        f.add_argument("--model", default="smollm2-135m")
+        f.add_argument("--epochs", type=int, default=2)
+        f.add_argument("--lr", type=float)
+        f.add_argument("--rank", type=int)
+        f.add_argument("--heldout", type=float, default=0.2, help="share held out for the report")
+        f.add_argument("--seed", type=int, default=0)
+        f.add_argument("--quiet", action="store_true")
+    fl.add_argument("--task", required=True, help="the task (for its label set)")
 
     s = sub.add_parser("resume", help="continue a killed or unfinished run")
     s.add_argument("rundir")
@@ -91,7 +128,9 @@ def _cmd_run(a) -> None:
     cfg = cfg.with_overrides(**{
         "seed": a.seed, "search.strategy": a.search, "search.generations": a.generations,
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
-        "api.base_url": a.base_url,
+        "api.base_url": a.base_url, "prior.adapter": a.prior_adapter,
+        "likelihood.adapter": a.likelihood_adapter, "refresh.every": a.refresh_every,
+        "refresh.judge": a.judge,
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
     load_templates(cfg)
@@ -102,8 +141,36 @@ def _cmd_run(a) -> None:
     if rd0.root.exists() and any(rd0.root.iterdir()):
         prepare_run_dir(a.out, task, cfg)   # raises the clear "not empty" error
     lm = _load(cfg)
+    annotator = _person(cfg, task)
     rd = prepare_run_dir(a.out, task, cfg)
-    _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet))
+    _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
+                          annotator=annotator))
+
+
+def _ask(prompt: str) -> str:
+    """Questions go to stderr, so stdout carries only results."""
+    print(prompt, end="", file=sys.stderr, flush=True)
+    try:
+        return input()
+    except EOFError:          # input ran out: stop asking, keep what was answered
+        return "q"
+
+
+def _show(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _person(cfg, task):
+    """A person answering step-3 questions at this terminal or in a browser, if asked for."""
+    if not cfg.refresh.every or cfg.refresh.judge not in ("terminal", "web"):
+        return None
+    from igtext.judgments.annotators import TerminalAnnotator
+    if cfg.refresh.judge == "terminal":
+        return TerminalAnnotator(_ask, _show, task.labels)
+    from igtext.judgments.web import WebAnnotator, WebCollector
+    collector = WebCollector(cfg.refresh.web_port)
+    print(f"step-3 judgments: open {collector.url}", file=sys.stderr)
+    return WebAnnotator(collector, task.labels)
 
 
 def _load(cfg):
@@ -125,12 +192,11 @@ def _cmd_resume(a) -> None:
 
     rd, task, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
-    _print_result(execute(rd, task, cfg, _load(cfg), a.cache_dir, progress=not a.quiet))
+    _print_result(execute(rd, task, cfg, _load(cfg), a.cache_dir, progress=not a.quiet,
+                          annotator=_person(cfg, task)))
 
 
 def _cmd_label(a) -> None:
-    import json
-
     from igtext.label import label_split
     from igtext.run import read_run_dir
     _, _, cfg = read_run_dir(a.rundir)
@@ -144,12 +210,134 @@ def _cmd_show(a) -> None:
     render(summarize(a.rundir, a.top))
 
 
+def _run_hypotheses(rundir) -> list[tuple[str, str, float]]:
+    """(id, text, objective) of every fully scored hypothesis of a run, best first."""
+    from igtext.errors import RunDirError
+    from igtext.run import RunDir
+    from igtext.runlog import read_events
+    rd = RunDir(__import__("pathlib").Path(rundir))
+    if not rd.events.exists():
+        raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
+    events, _ = read_events(rd.events)
+    texts = {e["id"]: e["text"] for e in events if e.get("event") == "propose" and e.get("id")}
+    texts.update({e["id"]: e["text"] for e in events if e.get("event") == "score" and
+                  e.get("text")})
+    best: dict[str, float] = {}
+    for e in events:
+        if e.get("event") == "score" and e.get("complete") and e["id"] in texts:
+            best[e["id"]] = e["objective"]
+    return sorted(((i, texts[i], o) for i, o in best.items()), key=lambda t: -t[2])
+
+
+def _cmd_judge(a) -> None:
+    import random
+
+    from igtext.errors import InputError
+    from igtext.judgments.annotators import TerminalAnnotator
+    from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
+    from igtext.run import read_run_dir
+
+    rd, task, _ = read_run_dir(a.rundir)
+    hyps = [t for _, t, _ in _run_hypotheses(a.rundir)]
+    if len(hyps) < (2 if a.kind == "compare" else 1):
+        raise InputError("the run has too few scored hypotheses to ask about", file=a.rundir)
+    rng = random.Random(a.seed)
+    if a.kind == "compare":
+        items = [tuple(rng.sample(hyps, 2)) for _ in range(a.n)]
+    else:
+        inputs = [e.input for e in task.train + task.test]
+        items = [(rng.choice(hyps[:5]), rng.choice(inputs)) for _ in range(a.n)]
+    store = JudgmentStore(a.store or rd.root / "judgments.sqlite")
+    if a.web:
+        from igtext.judgments.web import WebAnnotator, WebCollector
+        collector = WebCollector(a.port)
+        print(f"open {collector.url} (Ctrl-C to stop)", file=sys.stderr)
+        ann = WebAnnotator(collector, task.labels, a.annotator)
+    else:
+        ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator)
+    if a.kind == "compare":
+        got = ann.compare(items)
+        new = [Comparison(x, y, w, ann.annotator, ann.source) for (x, y), w in zip(items, got) if w]
+    else:
+        got = ann.label(items)
+        new = [LabelJudgment(z, x, ans, dist, ann.annotator, ann.source)
+               for (z, x), (ans, dist) in zip(items, got) if ans or dist]
+    store.add(new)
+    print(json.dumps({"recorded": len(new), "store": str(store.path), **store.counts()}))
+
+
+def _cmd_judgments(a) -> None:
+    from igtext.judgments.store import JudgmentStore
+    store = JudgmentStore(a.store)
+    if a.action == "export":
+        n = store.export_jsonl(a.file)
+    else:
+        known = {i: t for i, t, _ in _run_hypotheses(a.run)} if a.run else None
+        n = store.import_jsonl(a.file, known)
+    print(json.dumps({a.action + "ed": n, **store.counts()}))
+
+
+def _split(items, heldout: float, seed: int):
+    import random
+    items = list(items)
+    random.Random(seed).shuffle(items)
+    k = int(len(items) * heldout)
+    return items[k:], items[:k]
+
+
+def _settings(a, **defaults):
+    from dataclasses import replace
+
+    from igtext.training.lora import LoraSettings
+    s = replace(LoraSettings(), epochs=a.epochs, seed=a.seed, **defaults)
+    if a.lr:
+        s = replace(s, lr=a.lr)
+    if a.rank:
+        s = replace(s, rank=a.rank, alpha=2 * a.rank)
+    return s
+
+
+def _cmd_fit_prior(a) -> None:
+    from igtext.judgments.store import JudgmentStore
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.reward import fit_prior
+    comps = [(c.z_a, c.z_b, c.winner) for c in JudgmentStore(a.store).comparisons()]
+    train, held = _split(comps, a.heldout, a.seed)
+    rep = fit_prior(train, base_model_dir(a.model), a.out,
+                    _settings(a, lr=2e-3, max_length=128, top_layers=8), heldout=held,
+                    base_name=a.model, progress=not a.quiet)
+    print(json.dumps(rep))
+
+
+def _cmd_fit_likelihood(a) -> None:
+    from igtext.errors import InputError
+    from igtext.judgments.store import JudgmentStore
+    from igtext.lm.registry import base_model_dir
+    from igtext.tasks import load_task
+    from igtext.training.likelihood_ft import fit_likelihood
+    task = load_task(a.task)
+    if not task.labels:
+        raise InputError("fit-likelihood needs a task with a closed label set", field="task")
+    zs = sorted({j.z for j in JudgmentStore(a.store).labels()})
+    train_z, held_z = _split(zs, a.heldout, a.seed)       # held out by z: unseen instructions
+    labels = JudgmentStore(a.store).labels()
+    rep = fit_likelihood([j for j in labels if j.z in set(train_z)], task.labels,
+                         base_model_dir(a.model), a.out,
+                         _settings(a, rank=16, alpha=32, max_length=320,
+                                   targets=("q_proj", "k_proj", "v_proj", "o_proj")),
+                         heldout=[j for j in labels if j.z in set(held_z)], base_name=a.model,
+                         progress=not a.quiet)
+    print(json.dumps(rep))
+
+
 def main(argv: list[str] | None = None) -> int:
     from igtext.errors import IgtextError, InputError
 
     a = _parser().parse_args(argv)
     try:
-        {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show}[a.cmd](a)
+        {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
+         "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
+         "fit-likelihood": _cmd_fit_likelihood}[a.cmd](a)
     except InputError as e:
         print(f"igtext: error: {e}", file=sys.stderr)
         return 2

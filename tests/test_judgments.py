@@ -159,3 +159,70 @@ def test_fit_likelihood_tiny(tiny_dir, tmp_path):
     with pytest.raises(InputError, match="not a prior one"):
         from igtext.training.reward import RewardPrior
         RewardPrior(tmp_path / "l", tiny_dir)
+
+
+@pytest.fixture
+def tiny_run(tmp_path, tiny_dir):
+    """A finished run on the toy task with the tiny model (as hf:PATH)."""
+    import igtext
+    from conftest import scripted_lm, toy_task
+    from igtext.config import RunConfig
+    cfg = RunConfig.model_validate({"model": f"hf:{tiny_dir}", "search": {
+        "generations": 1, "population": 3, "offspring": 2, "elite": 1},
+        "likelihood": {"search_examples": 6}})
+    igtext.search(toy_task(8), config=cfg, model=scripted_lm(), out_dir=tmp_path / "run",
+                  cache_dir=tmp_path / "cache")
+    return tmp_path / "run"
+
+
+def test_cli_judge_terminal_import_export_and_fits(tiny_run, tiny_dir, tmp_path):
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "igtext.cli", "judge", str(tiny_run), "--kind",
+                        "compare", "--n", "6"], input="a\nb\nt\na\nb\na\n", text=True,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["comparisons"] == 6
+    r = subprocess.run([sys.executable, "-m", "igtext.cli", "judge", str(tiny_run), "--kind",
+                        "label", "--n", "5"], input="1\n2\n3\nhusky\n4\n", text=True,
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    store = tiny_run / "judgments.sqlite"
+    out = tmp_path / "all.jsonl"
+    from igtext.cli import main
+    assert main(["judgments", "export", str(out), "--store", str(store)]) == 0
+    assert len(out.read_text().splitlines()) == 11
+    assert main(["judgments", "import", str(out), "--store", str(tmp_path / "copy.sqlite")]) == 0
+    assert main(["fit-prior", "--store", str(store), "--out", str(tmp_path / "p"), "--model",
+                 f"hf:{tiny_dir}", "--epochs", "1", "--quiet"]) == 0
+    assert (tmp_path / "p" / "igtext_adapter.json").exists()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"kind": "comparison", "a_id": "hnope", "z_b": "x", "winner": "a", '
+                   '"annotator": "p", "source": "person"}\n')
+    assert main(["judgments", "import", str(bad), "--store", str(store), "--run",
+                 str(tiny_run)]) == 2
+
+
+def test_refresh_loop_with_simulated_person(tmp_path, tiny_dir):
+    """Step 3 on builtin husky data with the tiny model: judgments stored, models refit and
+    used, every refresh logged, and the run resumable from its checkpoint."""
+    import igtext
+    from conftest import scripted_lm
+    from igtext.config import RunConfig
+    from igtext.runlog import read_events
+    task = husky_task(n_train=12, n_test=8, seed=2)
+    cfg = RunConfig.model_validate({
+        "model": f"hf:{tiny_dir}", "search": {"generations": 2, "population": 3,
+                                               "offspring": 2, "elite": 1},
+        "likelihood": {"search_examples": 6},
+        "refresh": {"every": 1, "judge": "simulated", "comparisons": 6, "labels": 8, "top": 3,
+                    "prior_epochs": 1, "likelihood_epochs": 1}})
+    res = igtext.search(task, config=cfg, model=scripted_lm(), out_dir=tmp_path / "r",
+                        cache_dir=tmp_path / "c")
+    events, _ = read_events(tmp_path / "r" / "events.jsonl")
+    refreshes = [e for e in events if e["event"] == "refresh"]
+    assert [e["generation"] for e in refreshes] == [1, 2]
+    assert refreshes[-1]["store"]["comparisons"] >= 6 and refreshes[-1]["store"]["labels"] >= 8
+    assert set(res.extra["adapters"]) == {"prior", "likelihood"}
+    assert "+lora:" in res.extra["likelihood_model"]
+    assert res.best.prior_parts.get("reward") is not None      # the fitted prior is in use

@@ -89,7 +89,8 @@ class SearchContext:
             s = self.scorer.score([h], n_examples, previous=self.state.scored)[0]
             self.state.scored[s.id] = s
             self.log.emit("score", generation=self.state.generation, id=s.id,
-                          parents=list(s.hypothesis.parents), operator=s.hypothesis.operator,
+                          text=s.hypothesis.text, parents=list(s.hypothesis.parents),
+                          operator=s.hypothesis.operator,
                           template_hash=s.hypothesis.template_hash, prior=s.prior,
                           prior_parts=dict(s.prior_parts), loglik=s.loglik,
                           objective=s.objective, accuracy=s.accuracy,
