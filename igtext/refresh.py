@@ -24,7 +24,7 @@ from igtext.training.reward import RewardPrior, fit_prior
 
 PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
 LIKELIHOOD_LORA = LoraSettings(rank=16, alpha=32, lr=1e-3, batch_size=8, max_length=320,
-                               targets=("q_proj", "k_proj", "v_proj", "o_proj"))
+                               top_layers=12, targets=("q_proj", "k_proj", "v_proj", "o_proj"))
 
 
 class Refresher:

@@ -226,3 +226,25 @@ def test_refresh_loop_with_simulated_person(tmp_path, tiny_dir):
     assert set(res.extra["adapters"]) == {"prior", "likelihood"}
     assert "+lora:" in res.extra["likelihood_model"]
     assert res.best.prior_parts.get("reward") is not None      # the fitted prior is in use
+
+    # killed after the first refresh, resumed: the same end as the uninterrupted run
+    from igtext.run import execute, prepare_run_dir
+
+    class Crash(Exception):
+        pass
+    lm = scripted_lm()
+    gen, batches = lm.generate, []
+
+    def generate(reqs):                  # the third batch of proposals is generation 2's
+        batches.append(len(reqs))
+        if len(batches) == 3:
+            raise Crash()
+        return gen(reqs)
+    lm.generate = generate
+    rd = prepare_run_dir(tmp_path / "k", task, cfg)
+    with pytest.raises(Crash):
+        execute(rd, task, cfg, lm, tmp_path / "kc", progress=False)
+    assert json.loads(rd.checkpoint.read_text())["state"]["adapters"]   # after refresh 1
+    again = igtext.resume(tmp_path / "k", model=scripted_lm(), cache_dir=tmp_path / "kc")
+    assert again.best.id == res.best.id
+    assert again.test_accuracy == res.test_accuracy
