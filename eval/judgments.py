@@ -74,7 +74,7 @@ def part_likelihood(args, base, work) -> dict:
     done = cpu_timer()
     report = fit_likelihood(train, task.labels, base, work / "likelihood", LoraSettings(
         rank=16, alpha=32, lr=1e-3, epochs=args.lik_epochs, batch_size=8, max_length=320,
-        top_layers=12, targets=("q_proj", "k_proj", "v_proj", "o_proj")),
+        top_layers=args.lik_layers, targets=("q_proj", "k_proj", "v_proj", "o_proj")),
         heldout=heldout, base_name="smollm2-135m")
     h = report["heldout"]
     report["log_loss_reduction"] = 1 - h["fitted"]["log_loss"] / h["zero_shot"]["log_loss"]
@@ -121,7 +121,8 @@ def main() -> None:
     ap.add_argument("--comparisons", type=int, default=500)
     ap.add_argument("--labels", type=int, default=600)
     ap.add_argument("--prior-epochs", type=int, default=2)
-    ap.add_argument("--lik-epochs", type=int, default=1)
+    ap.add_argument("--lik-epochs", type=int, default=2)
+    ap.add_argument("--lik-layers", type=int, default=16)
     ap.add_argument("--top-layers", type=int, default=8)
     ap.add_argument("--loop-calls", type=int, default=12000)
     ap.add_argument("--loop-generations", type=int, default=2)

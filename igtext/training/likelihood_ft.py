@@ -1,7 +1,10 @@
 """M_L fine-tuned on label judgments: learn to answer as a person following z would.
 
-Each judgment (z, x, answer) becomes the M_L prompt of z and x (`prompts/likelihood.j2`)
-followed by " answer"; LoRA is trained on the answer tokens. To learn to *follow z* rather
+Each judgment (z, x, answer) becomes the M_L prompt of z and x (`prompts/likelihood.j2`).
+When the labels start with distinct tokens (as most label sets do), the loss is the
+cross-entropy between the person's answer distribution (or their one answer) and M_L's
+distribution over the label set at the answer position, the quantity M_L is scored on;
+otherwise LoRA is trained on the answer tokens. To learn to *follow z* rather
 than the task, the judgments should come from many different z's (right, wrong, partial and
 background rules); the held-out report uses z's (and inputs) the fit never saw.
 """
@@ -41,6 +44,7 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
 
     template = template or load_template("likelihood")
     items = [(j.z, j.x, _target(j)) for j in judgments if _target(j)]
+    dists = [_soft_target(j, labels) for j in judgments if _target(j)]
     if len(items) < 4:
         raise InputError(f"{len(items)} label judgments are too few to fit (need 4)",
                          field="labels")
@@ -55,6 +59,9 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         ans = tok(lik.continuation(y), add_special_tokens=False).input_ids
         ctx = ctx[-(settings.max_length - len(ans)):]
         seqs.append((ctx, ans))
+    first = [tok(lik.continuation(y), add_special_tokens=False).input_ids[0]
+             for y in labels] if labels else []
+    label_set = bool(first) and len(set(first)) == len(first) and all(dists)
     n_layers = model.config.num_hidden_layers
     model = get_peft_model(model, settings.peft_config("CAUSAL_LM", n_layers))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
@@ -64,20 +71,15 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     model.train()
     with progress_bar(progress, steps, "fit likelihood") as tick:
         for _ in range(settings.epochs):
-            order = seqs[:]
+            order = list(range(len(seqs)))
             rng.shuffle(order)
             for i in range(0, len(order), settings.batch_size):
-                chunk = order[i:i + settings.batch_size]
-                width = max(len(c) + len(a) for c, a in chunk)
-                ids = torch.full((len(chunk), width), pad)
-                tgt = torch.full((len(chunk), width), -100)
-                att = torch.zeros((len(chunk), width), dtype=torch.long)
-                for b, (c, a) in enumerate(chunk):
-                    seq = c + a
-                    ids[b, :len(seq)] = torch.tensor(seq)
-                    att[b, :len(seq)] = 1
-                    tgt[b, len(c):len(seq)] = torch.tensor(a)
-                loss = model(input_ids=ids, attention_mask=att, labels=tgt).loss
+                chunk = [seqs[k] for k in order[i:i + settings.batch_size]]
+                if label_set:
+                    target = torch.tensor([dists[k] for k in order[i:i + settings.batch_size]])
+                    loss = _label_set_loss(model, chunk, first, target, pad)
+                else:
+                    loss = _answer_loss(model, chunk, pad)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -87,7 +89,8 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
-    report = {"train_judgments": len(items), "final_loss": sum(losses[-5:]) / len(losses[-5:])}
+    report = {"train_judgments": len(items), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
+              "loss": "label-set cross-entropy" if label_set else "answer tokens"}
     if heldout and labels:
         from igtext.lm.hf import TransformersLM
         merged = model.merge_and_unload()
@@ -99,6 +102,47 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     records = [{"z": z, "x": x, "y": y} for z, x, y in items]
     save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
     return report
+
+
+def _soft_target(j, labels) -> list[float] | None:
+    """The person's distribution over `labels` (one-hot for a single answer)."""
+    if not labels:
+        return None
+    if j.distribution:
+        total = sum(j.distribution.get(y, 0.0) for y in labels)
+        return [j.distribution.get(y, 0.0) / total for y in labels] if total else None
+    return [1.0 if y == j.answer else 0.0 for y in labels] if j.answer in labels else None
+
+
+def _label_set_loss(model, chunk, first_ids, target, pad):
+    """Cross-entropy of M_L's label distribution (first tokens) against the person's."""
+    import torch
+    width = max(len(c) for c, _ in chunk)
+    ids = torch.full((len(chunk), width), pad)
+    att = torch.zeros((len(chunk), width), dtype=torch.long)
+    for b, (c, _) in enumerate(chunk):
+        ids[b, :len(c)] = torch.tensor(c)
+        att[b, :len(c)] = 1
+    base = model.get_base_model()
+    hidden = base.get_decoder()(input_ids=ids, attention_mask=att).last_hidden_state
+    last = hidden[torch.arange(len(chunk)), torch.tensor([len(c) - 1 for c, _ in chunk])]
+    logits = base.get_output_embeddings()(last)[:, first_ids]
+    return -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+
+
+def _answer_loss(model, chunk, pad):
+    """Next-token loss on the answer tokens."""
+    import torch
+    width = max(len(c) + len(a) for c, a in chunk)
+    ids = torch.full((len(chunk), width), pad)
+    tgt = torch.full((len(chunk), width), -100)
+    att = torch.zeros((len(chunk), width), dtype=torch.long)
+    for b, (c, a) in enumerate(chunk):
+        seq = c + a
+        ids[b, :len(seq)] = torch.tensor(seq)
+        att[b, :len(seq)] = 1
+        tgt[b, len(c):len(seq)] = torch.tensor(a)
+    return model(input_ids=ids, attention_mask=att, labels=tgt).loss
 
 
 def evaluate(lm, judgments: Sequence, labels: Sequence[str], template: Template) -> dict:
