@@ -11,15 +11,14 @@ background rules); the held-out report uses z's (and inputs) the fit never saw.
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 from typing import Sequence
 
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
 from igtext.prompts import Template, load_template
-from igtext.training.lora import (LoraSettings, adapter_hash, data_hash, progress_bar,
-                                  read_meta, save_meta)
+from igtext.training.lora import LoraSettings, adapter_hash, data_hash, read_meta, save_meta
+from igtext.training.lora import train as train_steps
 
 KIND = "likelihood"
 
@@ -49,7 +48,6 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         raise InputError(f"{len(items)} label judgments are too few to fit (need 4)",
                          field="labels")
     torch.manual_seed(settings.seed)
-    rng = random.Random(settings.seed)
     tok = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     lik = Likelihood(None, template, labels)          # only its prompt format is used here
@@ -64,28 +62,16 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     label_set = bool(first) and len(set(first)) == len(first) and all(dists)
     n_layers = model.config.num_hidden_layers
     model = get_peft_model(model, settings.peft_config("CAUSAL_LM", n_layers))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    steps = settings.epochs * ((len(seqs) + settings.batch_size - 1) // settings.batch_size)
-    losses = []
-    model.train()
-    with progress_bar(progress, steps, "fit likelihood") as tick:
-        for _ in range(settings.epochs):
-            order = list(range(len(seqs)))
-            rng.shuffle(order)
-            for i in range(0, len(order), settings.batch_size):
-                chunk = [seqs[k] for k in order[i:i + settings.batch_size]]
-                if label_set:
-                    target = torch.tensor([dists[k] for k in order[i:i + settings.batch_size]])
-                    loss = _label_set_loss(model, chunk, first, target, pad)
-                else:
-                    loss = _answer_loss(model, chunk, pad)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                tick(losses[-1])
-    model.eval()
+
+    def loss_fn(batch):
+        chunk = [seqs[k] for k in batch]
+        if label_set:
+            target = torch.tensor([dists[k] for k in batch])
+            return _label_set_loss(model, chunk, first, target, pad)
+        return _answer_loss(model, chunk, pad)
+    losses = train_steps(model, list(range(len(seqs))), settings, loss_fn, "fit likelihood",
+                         progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

@@ -35,6 +35,33 @@ class LoraSettings:
                           layers_to_transform=layers, modules_to_save=modules_to_save)
 
 
+def train(model, items: list, settings: LoraSettings, loss_fn, what: str,
+          progress: bool) -> list[float]:
+    """Minibatch AdamW over `items` for `settings.epochs`, shuffled with `settings.seed`;
+    `loss_fn(batch)` gives the loss of a batch. Returns the loss of every step."""
+    import random
+
+    import torch
+    rng = random.Random(settings.seed)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    steps = settings.epochs * ((len(items) + settings.batch_size - 1) // settings.batch_size)
+    losses: list[float] = []
+    model.train()
+    with progress_bar(progress, steps, what) as tick:
+        for _ in range(settings.epochs):
+            order = items[:]
+            rng.shuffle(order)
+            for i in range(0, len(order), settings.batch_size):
+                loss = loss_fn(order[i:i + settings.batch_size])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                tick(losses[-1])
+    model.eval()
+    return losses
+
+
 def data_hash(records: list[dict]) -> str:
     blob = json.dumps(records, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()

@@ -6,13 +6,12 @@ log-odds scale of "a person prefers z", which is what the search adds as M_prior
 """
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Sequence
 
 from igtext.errors import InputError
-from igtext.training.lora import (LoraSettings, data_hash, progress_bar, read_meta,
-                                  save_meta)
+from igtext.training.lora import LoraSettings, data_hash, read_meta, save_meta
+from igtext.training.lora import train as train_steps
 
 KIND = "prior"
 
@@ -58,30 +57,15 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
         raise InputError(f"{len(train)} comparisons with a winner are too few to fit (need 4)",
                          field="comparisons")
     torch.manual_seed(settings.seed)
-    rng = random.Random(settings.seed)
     model, tok = _load_base(base_dir)
     n_layers = model.config.num_hidden_layers
     model = get_peft_model(model, settings.peft_config("SEQ_CLS", n_layers, ["score"]))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=settings.lr)
-    steps = settings.epochs * ((len(train) + settings.batch_size - 1) // settings.batch_size)
-    losses = []
-    model.train()
-    with progress_bar(progress, steps, "fit prior") as tick:
-        for _ in range(settings.epochs):
-            order = train[:]
-            rng.shuffle(order)
-            for i in range(0, len(order), settings.batch_size):
-                chunk = order[i:i + settings.batch_size]
-                r = _rewards(model, tok, [w for w, _ in chunk] + [l for _, l in chunk],
-                             settings.max_length, batch=2 * len(chunk))
-                loss = -torch.nn.functional.logsigmoid(r[:len(chunk)] - r[len(chunk):]).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                tick(losses[-1])
-    model.eval()
+
+    def bt_loss(chunk):
+        r = _rewards(model, tok, [w for w, _ in chunk] + [lo for _, lo in chunk],
+                     settings.max_length, batch=2 * len(chunk))
+        return -torch.nn.functional.logsigmoid(r[:len(chunk)] - r[len(chunk):]).mean()
+    losses = train_steps(model, train, settings, bt_loss, "fit prior", progress)
     report = {"train_pairs": len(train), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
               "train_accuracy": pairwise_accuracy(model, tok, pairs, settings.max_length)}
     if heldout:
