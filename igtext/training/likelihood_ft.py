@@ -33,10 +33,10 @@ def _target(j) -> str | None:
 
 def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: str | Path,
                    out: str | Path, settings: LoraSettings = LoraSettings(),
-                   heldout: Sequence = (), template: Template | None = None,
+                   heldout: Sequence | dict = (), template: Template | None = None,
                    base_name: str = "", progress: bool = True) -> dict:
     """Fit LoRA on (z, x -> answer) judgments; report held-out log-loss, accuracy and ECE
-    for the fitted and the zero-shot M_L."""
+    for the fitted and the zero-shot M_L (`heldout`: one list, or several by name)."""
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -83,8 +83,10 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         tuned = TransformersLM(merged, tok, name="tuned")
         base = TransformersLM(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32),
                               tok, name="base")
-        report["heldout"] = {"fitted": evaluate(tuned, heldout, labels, template),
-                             "zero_shot": evaluate(base, heldout, labels, template)}
+        sets = heldout if isinstance(heldout, dict) else {"heldout": heldout}
+        for name, items_ in sets.items():
+            report[name] = {"fitted": evaluate(tuned, items_, labels, template),
+                            "zero_shot": evaluate(base, items_, labels, template)}
     records = [{"z": z, "x": x, "y": y} for z, x, y in items]
     save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
     return report
