@@ -131,7 +131,7 @@ def main() -> None:
     ap.add_argument("--labels", type=int, default=600)
     ap.add_argument("--prior-epochs", type=int, default=2)
     ap.add_argument("--lik-epochs", type=int, default=2)
-    ap.add_argument("--lik-lr", type=float, default=3e-3)
+    ap.add_argument("--lik-lr", type=float, default=1e-3)
     ap.add_argument("--lik-layers", type=int, default=16)
     ap.add_argument("--top-layers", type=int, default=8)
     ap.add_argument("--loop-calls", type=int, default=12000)
