@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +121,8 @@ def _print_result(res) -> None:
 def _cmd_run(a) -> None:
     from igtext.config import load_config
     from igtext.lm.registry import check_model_name
-    from igtext.run import check_budget, execute, load_templates, prepare_run_dir
+    from igtext.run import (check_budget, check_run_dir_free, execute, load_templates,
+                            prepare_run_dir)
     from igtext.tasks import load_task
 
     cfg = load_config(a.config)
@@ -136,10 +138,7 @@ def _cmd_run(a) -> None:
     load_templates(cfg)
     check_budget(task, cfg)
     check_model_name(cfg.model)
-    from igtext.run import RunDir
-    rd0 = RunDir(__import__("pathlib").Path(a.out))
-    if rd0.root.exists() and any(rd0.root.iterdir()):
-        prepare_run_dir(a.out, task, cfg)   # raises the clear "not empty" error
+    check_run_dir_free(a.out)              # before the model loads
     lm = _load(cfg)
     annotator = _person(cfg, task)
     rd = prepare_run_dir(a.out, task, cfg)
@@ -215,7 +214,7 @@ def _run_hypotheses(rundir) -> list[tuple[str, str, float]]:
     from igtext.errors import RunDirError
     from igtext.run import RunDir
     from igtext.runlog import read_events
-    rd = RunDir(__import__("pathlib").Path(rundir))
+    rd = RunDir(Path(rundir))
     if not rd.events.exists():
         raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
     events, _ = read_events(rd.events)

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from igtext.data import Example, Hypothesis, Scored, Task
+from igtext.data import Hypothesis, Scored, Task
 from igtext.lm.base import GenerationRequest, LanguageModel
 from igtext.prompts import OPERATORS, Template, load_template
 

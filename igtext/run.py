@@ -28,7 +28,7 @@ from igtext.prior import Prior, PriorWeights
 from igtext.prompts import Template, load_template
 from igtext.proposer import Proposer
 from igtext.runlog import RunLog
-from igtext.search import STRATEGIES, SearchContext, SearchState, run_search
+from igtext.search import SearchContext, SearchState, run_search
 from igtext.search.beam import BeamSearch
 from igtext.search.evolution import EvolutionSearch
 
@@ -86,11 +86,17 @@ def scoring_examples(task: Task, config: RunConfig) -> tuple[Example, ...]:
     return tuple(order[:n] if n else order)
 
 
-def prepare_run_dir(out: str | os.PathLike, task: Task, config: RunConfig) -> RunDir:
+def check_run_dir_free(out: str | os.PathLike) -> RunDir:
+    """Refuse a run directory that already holds something."""
     rd = RunDir(Path(out))
     if rd.root.exists() and any(rd.root.iterdir()):
         hint = " (use `igtext resume`)" if rd.config.exists() else ""
         raise RunDirError(f"run directory is not empty{hint}", file=str(rd.root))
+    return rd
+
+
+def prepare_run_dir(out: str | os.PathLike, task: Task, config: RunConfig) -> RunDir:
+    rd = check_run_dir_free(out)
     rd.root.mkdir(parents=True, exist_ok=True)
     saved = json.loads(config.to_json())
     saved["api"]["base_url"] = None      # never stored: `resume --base-url` or OPENAI_BASE_URL

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from igtext.errors import RunDirError
 from igtext.run import RunDir
@@ -10,7 +11,7 @@ from igtext.runlog import read_events
 
 
 def summarize(run_dir: str | os.PathLike, top: int = 5) -> dict:
-    rd = RunDir(__import__("pathlib").Path(run_dir))
+    rd = RunDir(Path(run_dir))
     if not rd.events.exists():
         raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
     events, bad = read_events(rd.events)

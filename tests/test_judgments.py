@@ -1,7 +1,6 @@
 """Judgment store, annotators, LoRA fits (tiny model) and the simulated husky person."""
 import json
 import multiprocessing
-import random
 
 import pytest
 

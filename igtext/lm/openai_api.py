@@ -27,7 +27,6 @@ import asyncio
 import concurrent.futures
 import hashlib
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -363,6 +362,3 @@ class OpenAILM:
             return "echo"
         return "top_logprobs" if forced is not None else "none"
 
-
-def api_key_from_env(var: str) -> str | None:
-    return os.environ.get(var)

@@ -112,7 +112,7 @@ def base_model_dir(name: str) -> Path:
     return Path(name[3:]) if name.startswith("hf:") else converted_dir(name)
 
 
-def load_api_model(name: str, api) -> "LanguageModel":  # noqa: F821
+def load_api_model(name: str, api):
     """`openai:NAME` with the settings of an `APIConfig` (probes the server)."""
     import os
 
