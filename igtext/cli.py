@@ -213,19 +213,12 @@ def _run_hypotheses(rundir) -> list[tuple[str, str, float]]:
     """(id, text, objective) of every fully scored hypothesis of a run, best first."""
     from igtext.errors import RunDirError
     from igtext.run import RunDir
-    from igtext.runlog import read_events
+    from igtext.runlog import read_events, scored_hypotheses
     rd = RunDir(Path(rundir))
     if not rd.events.exists():
         raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
     events, _ = read_events(rd.events)
-    texts = {e["id"]: e["text"] for e in events if e.get("event") == "propose" and e.get("id")}
-    texts.update({e["id"]: e["text"] for e in events if e.get("event") == "score" and
-                  e.get("text")})
-    best: dict[str, float] = {}
-    for e in events:
-        if e.get("event") == "score" and e.get("complete") and e["id"] in texts:
-            best[e["id"]] = e["objective"]
-    return sorted(((i, texts[i], o) for i, o in best.items()), key=lambda t: -t[2])
+    return [(e["id"], e["text"], e["objective"]) for e in scored_hypotheses(events) if e["text"]]
 
 
 def _cmd_judge(a) -> None:

@@ -120,17 +120,29 @@ def read_run_dir(out: str | os.PathLike) -> tuple[RunDir, Task, RunConfig]:
     return rd, task, config
 
 
+def _eval_sets(task: Task) -> list[list[Example]]:
+    """What the final evaluation of z* scores: D and D', and for open-ended tasks only the
+    examples with a gold answer (they get greedy answers, nothing else does)."""
+    sets = [list(task.train), list(task.test)]
+    if not task.labels:
+        sets = [[e for e in s if e.label is not None] for s in sets]
+    return [s for s in sets if s]
+
+
+def _eval_calls(task: Task) -> int:
+    """LM calls of the final evaluation (+1: the content-free calibration row of a batch)."""
+    if task.labels:
+        return sum((len(s) + 1) * len(task.labels) for s in _eval_sets(task))
+    return sum(len(s) for s in _eval_sets(task))
+
+
 def min_calls_needed(task: Task, config: RunConfig) -> int:
     """LM calls that scoring one hypothesis and evaluating it on D and D' take."""
-    k = len(task.labels) if task.labels else 1
     n_search = len(scoring_examples(task, config))
-    n_test = len(task.test) if task.labels else sum(e.label is not None for e in task.test)
+    search = (n_search + 1) * len(task.labels) if task.labels else n_search
     prior = 2 if config.prior.judge_weight else 0
     prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
-    if not task.labels:          # log-probabilities in search, greedy answers in evaluation
-        return n_search + len(task.train) + n_test + prior
-    # the +1s: the content-free calibration row of each batch
-    return ((n_search + 1) + (len(task.train) + 1) + (n_test + 1)) * k + prior
+    return search + prior + _eval_calls(task)
 
 
 def check_budget(task: Task, config: RunConfig) -> None:
@@ -150,22 +162,13 @@ def answer_tokens(lm: LanguageModel, task: Task) -> int:
 def _eval_reserve(lm: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
                   seeds: tuple[str, ...]) -> tuple[int, int]:
     """Calls and tokens that the final evaluation of z* on D and D' can cost at most."""
-    sets = [task.train, [e for e in task.test if e.label is not None or task.labels]]
-    labels = task.labels
-    calls, reqs = 0, []
-    for exs in sets:
-        if not exs:
-            continue
-        if labels:
-            calls += (len(exs) + 1) * len(labels)
-            reqs += [LogprobRequest(likelihood.prompt("", e.input), likelihood.continuation(y))
-                     for e in exs for y in labels]
-        else:       # one greedy answer per labelled example
-            gold = [e for e in exs if e.label is not None]
-            calls += len(gold)
-            reqs += [LogprobRequest(likelihood.prompt("", e.input), "") for e in gold]
+    sets, labels = _eval_sets(task), task.labels
+    calls = _eval_calls(task)
     if config.budget.max_tokens is None and config.budget.max_dollars is None:
         return calls, 0
+    endings = [likelihood.continuation(y) for y in labels] if labels else [""]
+    reqs = [LogprobRequest(likelihood.prompt("", e.input), y)
+            for exs in sets for e in exs for y in endings]
     z_max = max([config.proposer.max_new_tokens] + lm.count_tokens(list(seeds))) + 16
     n_cf = len(labels or []) * len(sets)
     if not labels:

@@ -41,6 +41,16 @@ class RunLog:
         self._f.close()
 
 
+def scored_hypotheses(events: list[dict]) -> list[dict]:
+    """The latest full-scoring `score` event of every hypothesis, best objective first,
+    each with its text (from the score event, or the proposal that made it)."""
+    texts = {e["id"]: e["text"] for e in events
+             if e.get("event") in ("propose", "score") and e.get("id") and e.get("text")}
+    latest = {e["id"]: e for e in events if e.get("event") == "score" and e.get("complete")}
+    ranked = sorted(latest.values(), key=lambda e: -e["objective"])
+    return [{**e, "text": texts.get(e["id"], "")} for e in ranked]
+
+
 def read_events(path: str | os.PathLike) -> tuple[list[dict], int]:
     """All readable events, and how many lines could not be read (a torn last line)."""
     events, bad = [], 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from igtext.errors import RunDirError
 from igtext.run import RunDir
-from igtext.runlog import read_events
+from igtext.runlog import read_events, scored_hypotheses
 
 
 def summarize(run_dir: str | os.PathLike, top: int = 5) -> dict:
@@ -15,12 +15,7 @@ def summarize(run_dir: str | os.PathLike, top: int = 5) -> dict:
     if not rd.events.exists():
         raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
     events, bad = read_events(rd.events)
-    scores: dict[str, dict] = {}
-    for e in events:
-        if e.get("event") == "score" and e.get("complete"):
-            scores[e["id"]] = e
-    texts = {e["id"]: e["text"] for e in events if e.get("event") == "propose" and e.get("id")}
-    ranked = sorted(scores.values(), key=lambda e: -e["objective"])[:top]
+    ranked = scored_hypotheses(events)[:top]
     last = events[-1] if events else {}
     result = json.loads(rd.result.read_text()) if rd.result.exists() else None
     return {"finished": result is not None, "result": result, "unreadable_lines": bad,
@@ -28,7 +23,7 @@ def summarize(run_dir: str | os.PathLike, top: int = 5) -> dict:
             "lm_calls": last.get("lm_calls"), "lm_tokens": last.get("lm_tokens"),
             "top": [{"id": e["id"], "objective": e["objective"], "prior": e["prior"],
                      "loglik": e["loglik"], "accuracy": e["accuracy"],
-                     "text": texts.get(e["id"], "")} for e in ranked]}
+                     "text": e["text"]} for e in ranked]}
 
 
 def render(summary: dict) -> None:
