@@ -25,6 +25,7 @@ setup: $(STAMP)
 demo: setup
 	rm -rf runs/demo
 	$(BIN)/igtext run builtin:husky --out runs/demo
+	$(BIN)/igtext report runs/demo -o runs/demo/report.html
 
 test: setup browser
 	$(BIN)/python -m pytest -q

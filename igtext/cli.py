@@ -78,9 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--cache-dir")
     lb.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
 
-    sh = sub.add_parser("show", help="summarise a run")
+    sh = sub.add_parser("show", help="summarise a run (generations, best z, budget)")
     sh.add_argument("rundir")
     sh.add_argument("--top", type=int, default=5)
+    sh.add_argument("--follow", action="store_true", help="redraw until the run finishes")
+    sh.add_argument("--interval", type=float, default=2.0, help="seconds between redraws")
+    df = sub.add_parser("diff", help="word-level diff of two drafts, with the score change")
+    df.add_argument("rundir")
+    df.add_argument("id_a")
+    df.add_argument("id_b")
+    ln = sub.add_parser("lineage", help="the ancestry of a draft")
+    ln.add_argument("rundir")
+    ln.add_argument("id")
+    rp = sub.add_parser("report", help="a self-contained HTML report of a run")
+    rp.add_argument("rundir")
+    rp.add_argument("-o", "--out", required=True, help="the HTML file to write")
+    rp.add_argument("--top", type=int, default=8, help="drafts in the per-example heatmap")
     return p
 
 
@@ -205,20 +218,41 @@ def _cmd_label(a) -> None:
 
 
 def _cmd_show(a) -> None:
-    from igtext.show import render, summarize
-    render(summarize(a.rundir, a.top))
+    from igtext.show import follow, show
+    if a.follow:
+        follow(a.rundir, a.top, a.interval)
+    else:
+        show(a.rundir, a.top)
+
+
+def _cmd_diff(a) -> None:
+    from rich.console import Console
+
+    from igtext.runview import load_run
+    from igtext.show import diff_view
+    Console().print(diff_view(load_run(a.rundir), a.id_a, a.id_b))
+
+
+def _cmd_lineage(a) -> None:
+    from rich.console import Console
+
+    from igtext.runview import load_run
+    from igtext.show import lineage_tree
+    Console().print(lineage_tree(load_run(a.rundir), a.id))
+
+
+def _cmd_report(a) -> None:
+    from igtext.report import write_report
+    info = write_report(a.rundir, a.out, top=a.top)
+    for w in info["warnings"]:
+        print(f"igtext: warning: {w}", file=sys.stderr)
+    print(json.dumps(info))
 
 
 def _run_hypotheses(rundir) -> list[tuple[str, str, float]]:
     """(id, text, objective) of every fully scored hypothesis of a run, best first."""
-    from igtext.errors import RunDirError
-    from igtext.run import RunDir
-    from igtext.runlog import read_events, scored_hypotheses
-    rd = RunDir(Path(rundir))
-    if not rd.events.exists():
-        raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
-    events, _ = read_events(rd.events)
-    return [(e["id"], e["text"], e["objective"]) for e in scored_hypotheses(events) if e["text"]]
+    from igtext.runview import load_run
+    return [(d.id, d.text, d.objective) for d in load_run(rundir).ranked() if d.text]
 
 
 def _cmd_judge(a) -> None:
@@ -329,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
-         "fit-likelihood": _cmd_fit_likelihood}[a.cmd](a)
+         "fit-likelihood": _cmd_fit_likelihood, "diff": _cmd_diff, "lineage": _cmd_lineage,
+         "report": _cmd_report}[a.cmd](a)
     except InputError as e:
         print(f"igtext: error: {e}", file=sys.stderr)
         return 2

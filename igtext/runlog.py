@@ -41,25 +41,25 @@ class RunLog:
         self._f.close()
 
 
-def scored_hypotheses(events: list[dict]) -> list[dict]:
-    """The latest full-scoring `score` event of every hypothesis, best objective first,
-    each with its text (from the score event, or the proposal that made it)."""
-    texts = {e["id"]: e["text"] for e in events
-             if e.get("event") in ("propose", "score") and e.get("id") and e.get("text")}
-    latest = {e["id"]: e for e in events if e.get("event") == "score" and e.get("complete")}
-    ranked = sorted(latest.values(), key=lambda e: -e["objective"])
-    return [{**e, "text": texts.get(e["id"], "")} for e in ranked]
-
-
-def read_events(path: str | os.PathLike) -> tuple[list[dict], int]:
-    """All readable events, and how many lines could not be read (a torn last line)."""
-    events, bad = [], 0
+def read_events(path: str | os.PathLike) -> tuple[list[dict], list[str]]:
+    """All readable events, and a note for each line that could not be read (a run killed
+    mid-write leaves its last line cut short)."""
     with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                bad += 1
-    return events, bad
+        lines = f.read().split("\n")
+    events: list[dict] = []
+    problems: list[str] = []
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            rec = None
+        if not isinstance(rec, dict) or "event" not in rec:
+            last = all(not rest.strip() for rest in lines[n:])
+            why = "the last line is cut short (a run killed mid-write?)" if last else \
+                "not a JSON event"
+            problems.append(f"events.jsonl:{n}: {why}; skipped")
+            continue
+        events.append(rec)
+    return events, problems

@@ -1,51 +1,168 @@
-"""`igtext show RUNDIR`: a summary of a run, finished or not, from its files."""
+"""Terminal views of a run directory: `show` (with `--follow`), `diff` and `lineage`."""
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
+import time
+from typing import Callable
 
-from igtext.errors import RunDirError
-from igtext.run import RunDir
-from igtext.runlog import read_events, scored_hypotheses
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
 
-
-def summarize(run_dir: str | os.PathLike, top: int = 5) -> dict:
-    rd = RunDir(Path(run_dir))
-    if not rd.events.exists():
-        raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
-    events, bad = read_events(rd.events)
-    ranked = scored_hypotheses(events)[:top]
-    last = events[-1] if events else {}
-    result = json.loads(rd.result.read_text()) if rd.result.exists() else None
-    return {"finished": result is not None, "result": result, "unreadable_lines": bad,
-            "generation": max((e.get("generation", 0) for e in events), default=0),
-            "lm_calls": last.get("lm_calls"), "lm_tokens": last.get("lm_tokens"),
-            "top": [{"id": e["id"], "objective": e["objective"], "prior": e["prior"],
-                     "loglik": e["loglik"], "accuracy": e["accuracy"],
-                     "text": e["text"]} for e in ranked]}
+from igtext.runview import Draft, LineageNode, RunView, load_run
+from igtext.textdiff import changed_words, word_diff
 
 
-def render(summary: dict) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _f(x, fmt: str = ".2f") -> str:
+    return "" if x is None else format(x, fmt)
 
-    con = Console()
-    r = summary["result"]
-    status = "finished" if summary["finished"] else f"in progress (generation {summary['generation']})"
-    con.print(f"[bold]run[/bold]: {status}; LM calls {summary['lm_calls']}, tokens {summary['lm_tokens']}")
-    if summary["unreadable_lines"]:
-        con.print(f"[yellow]{summary['unreadable_lines']} unreadable line(s) in events.jsonl skipped")
-    if r:
-        con.print(f"[bold]z*[/bold] ({r['best']['id']}): {r['best']['text']}", markup=False)
-        con.print(f"objective {r['best']['objective']:.2f} = prior {r['best']['prior']:.2f} "
-                  f"+ loglik {r['best']['loglik']:.2f}; train accuracy {r['train_accuracy']}, "
-                  f"test accuracy {r['test_accuracy']}; {r['wall_s']} s")
-    t = Table(title="top hypotheses")
-    for col in ("id", "objective", "prior", "loglik", "acc", "text"):
+
+def _short(text: str, n: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _status(view: RunView) -> str:
+    if view.finished:
+        return "[green]finished[/green]"
+    gen = view.generations[-1].generation if view.generations else 0
+    return f"[yellow]not finished[/yellow] (last generation {gen})"
+
+
+def _budget(view: RunView) -> Table:
+    caps = (view.config or {}).get("budget", {})
+    last = view.result or view.last
+    t = Table(title="budget used", show_header=True)
+    for col in ("", "used", "cap"):
         t.add_column(col)
-    for h in summary["top"]:
-        acc = "" if h["accuracy"] is None else f"{h['accuracy']:.2f}"
-        t.add_row(h["id"], f"{h['objective']:.2f}", f"{h['prior']:.2f}", f"{h['loglik']:.2f}",
-                  acc, h["text"][:120])
-    con.print(t)
+    t.add_row("LM calls", str(last.get("lm_calls")), str(caps.get("max_calls") or "-"))
+    t.add_row("of them from the cache", str(last.get("lm_calls_cached")), "")
+    t.add_row("tokens", str(last.get("lm_tokens")), str(caps.get("max_tokens") or "-"))
+    if view.result:
+        t.add_row("dollars", str(view.result.get("lm_dollars")), str(caps.get("max_dollars") or "-"))
+        t.add_row("wall seconds", str(view.result.get("wall_s")), "")
+    return t
+
+
+def _generations(view: RunView) -> Table:
+    t = Table(title="generations")
+    for col in ("gen", "best", "objective", "prior", "loglik", "pop.", "scored", "calls",
+                "tokens"):
+        t.add_column(col, justify="right" if col != "best" else "left", no_wrap=True)
+    for g in view.generations:
+        t.add_row(str(g.generation), g.best or "", _f(g.objective), _f(g.prior), _f(g.loglik),
+                  str(len(g.population)), str(g.scored_so_far), str(g.lm_calls or ""),
+                  str(g.lm_tokens or ""))
+    return t
+
+
+def breakdown(d: Draft) -> str:
+    parts = " ".join(f"{k} {v:+.2f}" for k, v in d.prior_parts.items())
+    return (f"objective {_f(d.objective)} = prior {_f(d.prior)} ({parts}) "
+            f"+ log-likelihood {_f(d.loglik)}")
+
+
+def show_view(view: RunView, top: int = 5) -> Group:
+    """What `igtext show` prints, as one renderable."""
+    start = view.start
+    parts: list = [Text.from_markup(
+        f"[bold]{escape(str(view.root))}[/bold]: {_status(view)}; task "
+        f"{escape(str(start.get('task')))}, model {escape(str(start.get('model')))}, "
+        f"{start.get('strategy')} search, seed {start.get('seed')}")]
+    for w in view.warnings:
+        parts.append(Text(f"warning: {w}", style="yellow"))
+    parts.append(_generations(view))
+    best = view.best()
+    if best:
+        head = "z*" if view.finished else "best so far"
+        parts.append(Text.assemble((f"{head} ({best.id}, {best.operator}): ", "bold"), best.text))
+        parts.append(Text(breakdown(best)))
+    if view.result:
+        r = view.result
+        parts.append(Text(f"accuracy ({r.get('accuracy_mode')}): D {_f(r.get('train_accuracy'), '.3f')}"
+                          f", D' {_f(r.get('test_accuracy'), '.3f')}"))
+    t = Table(title=f"top {top} hypotheses")
+    for col in ("id", "gen", "op", "objective", "prior", "loglik", "acc"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("text", min_width=20)
+    for d in view.ranked()[:top]:
+        t.add_row(d.id, str(d.generation), d.operator, _f(d.objective), _f(d.prior),
+                  _f(d.loglik), _f(d.accuracy), Text(_short(d.text, 80)))
+    parts.append(t)
+    if view.refreshes:
+        parts.append(Text(f"step-3 refreshes: {len(view.refreshes)} (generations "
+                          f"{', '.join(str(e.get('generation')) for e in view.refreshes)})"))
+    parts.append(_budget(view))
+    return Group(*parts)
+
+
+def show(run_dir: str | os.PathLike, top: int = 5, console: Console | None = None) -> RunView:
+    view = load_run(run_dir)
+    (console or Console()).print(show_view(view, top))
+    return view
+
+
+def follow(run_dir: str | os.PathLike, top: int = 5, interval: float = 2.0,
+           console: Console | None = None, timeout: float | None = None,
+           sleep: Callable[[float], None] = time.sleep) -> RunView:
+    """Re-read and redraw the run every `interval` seconds until it finishes (or `timeout`)."""
+    from rich.live import Live
+
+    console = console or Console()
+    view = load_run(run_dir)
+    t0 = time.monotonic()
+    with Live(show_view(view, top), console=console, auto_refresh=False) as live:
+        while not view.finished and (timeout is None or time.monotonic() - t0 < timeout):
+            sleep(interval)
+            view = load_run(run_dir)
+            live.update(show_view(view, top), refresh=True)
+    return view
+
+
+def diff_view(view: RunView, a: str, b: str) -> Group:
+    da, db = view.draft(a), view.draft(b)
+    pieces = word_diff(da.text, db.text)
+    text = Text()
+    for p in pieces:          # git's --word-diff=plain markers, readable without colour too
+        if p.op == "delete":
+            text.append(f"[-{p.text}-]", style="red")
+        elif p.op == "insert":
+            text.append(f"{{+{p.text}+}}", style="green")
+        else:
+            text.append(p.text)
+    removed, added = changed_words(pieces)
+    t = Table(title=f"{da.id} → {db.id}")
+    for col in ("", da.id, db.id, "change"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for name in ("objective", "prior", "loglik", "accuracy"):
+        x, y = getattr(da, name), getattr(db, name)
+        t.add_row(name, _f(x), _f(y), "" if x is None or y is None else f"{y - x:+.2f}")
+    fixed = sorted(set(da.wrong) - set(db.wrong)) if da.complete and db.complete else []
+    broke = sorted(set(db.wrong) - set(da.wrong)) if da.complete and db.complete else []
+    out = [Text(f"-{removed} words, +{added} words"), text, t]
+    if fixed or broke:
+        out.append(Text(f"examples fixed: {', '.join(fixed) or '-'}; newly wrong: "
+                        f"{', '.join(broke) or '-'}"))
+    return Group(*out)
+
+
+def lineage_tree(view: RunView, draft_id: str) -> Tree:
+    def label(n: LineageNode) -> Text:
+        d = n.draft
+        t = Text.assemble((d.id, "bold"), f"  gen {d.generation}, {d.operator}",
+                          f" (template {d.template_hash[:10]})" if d.template_hash else "",
+                          f", objective {_f(d.objective)}" if d.scored else ", not scored",
+                          "\n", _short(d.text, 160))
+        return t
+
+    def grow(tree: Tree, n: LineageNode) -> None:
+        for p in n.parents:
+            grow(tree.add(label(p)), p)
+        for m in n.missing_parents:
+            tree.add(Text(f"{m} (not in the log)", style="dim"))
+    root = view.lineage(draft_id)
+    tree = Tree(label(root))
+    grow(tree, root)
+    return tree

@@ -49,7 +49,7 @@ def test_run_directory_contents(tmp_path):
     assert result["best"]["objective"] == pytest.approx(result["best"]["prior"] +
                                                         result["best"]["loglik"])
     events, bad = read_events(rd / "events.jsonl")
-    assert bad == 0
+    assert bad == []
     kinds = {e["event"] for e in events}
     assert {"run_start", "propose", "score", "select", "checkpoint", "evaluate", "run_end"} <= kinds
     for e in events:

@@ -94,7 +94,9 @@ class SearchContext:
                           template_hash=s.hypothesis.template_hash, prior=s.prior,
                           prior_parts=dict(s.prior_parts), loglik=s.loglik,
                           objective=s.objective, accuracy=s.accuracy,
-                          n_scored=len(s.example_loglik), complete=s.complete)
+                          n_scored=len(s.example_loglik), complete=s.complete,
+                          example_loglik={k: round(v, 4) for k, v in s.example_loglik.items()},
+                          wrong=sorted(k for k, ok in s.example_correct.items() if not ok))
             out.append(s)
         return out
 

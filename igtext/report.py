@@ -1,0 +1,115 @@
+"""`igtext report RUNDIR -o report.html`: one self-contained HTML file about a run.
+
+Everything is in the file (figures as data URIs, CSS inline, no script); every text that
+comes from data, hypotheses or models goes through jinja2's autoescaping, and a strict
+Content-Security-Policy forbids scripts on top of that. A run that was killed or is still
+going is reported from its readable part, and the report says so.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from igtext import plots
+from igtext.runview import Draft, LineageNode, RunView, load_run
+from igtext.textdiff import changed_words, word_diff
+
+TEMPLATE_DIR = Path(__file__).resolve().parent
+MAX_EXAMPLES = 80           # heatmap columns
+
+
+def _lineage(node: LineageNode, shown: set[str], depth: int = 0) -> dict:
+    d = node.draft
+    again = d.id in shown
+    shown.add(d.id)
+    return {"draft": d, "again": again,
+            "parents": [] if again else [_lineage(p, shown, depth + 1) for p in node.parents],
+            "missing": list(node.missing_parents)}
+
+
+def _colour(value: float, low: float) -> str:
+    """Green at log-likelihood 0, red at `low` (the worst in the heatmap)."""
+    t = 0.0 if low >= 0 else max(0.0, min(1.0, value / low))
+    return f"hsl({round(120 * (1 - t))}, 70%, {round(80 - 25 * t)}%)"
+
+
+def _heatmap(view: RunView, drafts: list[Draft]) -> dict:
+    ids = sorted({k for d in drafts for k in d.example_loglik})[:MAX_EXAMPLES]
+    if not ids:
+        return {"examples": [], "rows": []}
+    low = min(v for d in drafts for k, v in d.example_loglik.items() if k in ids)
+    known = view.examples()
+    rows = []
+    for d in drafts:
+        wrong = set(d.wrong)
+        cells = [None if k not in d.example_loglik else
+                 {"value": d.example_loglik[k], "colour": _colour(d.example_loglik[k], low),
+                  "wrong": k in wrong} for k in ids]
+        rows.append({"draft": d, "cells": cells, "n_wrong": len(wrong & set(ids))})
+    examples = [{"id": k, "input": known.get(k, {}).get("input", ""),
+                 "label": known.get(k, {}).get("label", "")} for k in ids]
+    return {"examples": examples, "rows": rows}
+
+
+def _diffs(path: list[Draft]) -> list[dict]:
+    out = []
+    for a, b in zip(path, path[1:]):
+        pieces = word_diff(a.text, b.text)
+        removed, added = changed_words(pieces)
+        out.append({"a": a, "b": b, "pieces": pieces, "removed": removed, "added": added,
+                    "d_prior": _delta(a.prior, b.prior), "d_loglik": _delta(a.loglik, b.loglik),
+                    "d_objective": _delta(a.objective, b.objective)})
+    return out
+
+
+def _delta(x, y):
+    return None if x is None or y is None else y - x
+
+
+def context(view: RunView, top: int = 8) -> dict:
+    """Everything the template shows, computed from the run directory."""
+    best = view.best()
+    ranked = view.ranked()
+    heat = ranked[:top]
+    if best and best not in heat:
+        heat = [best] + heat[: top - 1]
+    last = view.result or view.last
+    return {
+        "view": view, "start": view.start, "result": view.result, "best": best,
+        "warnings": list(view.warnings), "generations": view.generations,
+        "ranked": ranked[:top], "n_drafts": len(view.drafts), "n_scored": len(ranked),
+        "trajectory": plots.trajectory(view.generations),
+        "population": plots.population(list(view.drafts.values()), best.id if best else None),
+        "lineage": _lineage(view.lineage(best.id), set()) if best else None,
+        "diffs": _diffs(view.best_path()), "heatmap": _heatmap(view, heat),
+        "usage": {"calls": last.get("lm_calls"), "cached": last.get("lm_calls_cached"),
+                  "tokens": last.get("lm_tokens"),
+                  "dollars": (view.result or {}).get("lm_dollars"),
+                  "wall_s": (view.result or {}).get("wall_s")},
+        "budget": (view.config or {}).get("budget", {}),
+        "refreshes": view.refreshes, "made": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def render(view: RunView, top: int = 8) -> str:
+    env = Environment(loader=FileSystemLoader(TEMPLATE_DIR), undefined=StrictUndefined,
+                      autoescape=select_autoescape(["html", "j2"], default=True))
+    env.filters["num"] = lambda x, fmt=".2f": "–" if x is None else format(x, fmt)
+    env.filters["signed"] = lambda x: "–" if x is None else f"{x:+.2f}"
+    return env.get_template("report.html.j2").render(**context(view, top))
+
+
+def write_report(run_dir: str | os.PathLike, out: str | os.PathLike, top: int = 8) -> dict:
+    """Write the report; returns where, how big, and the warnings it carries."""
+    view = load_run(run_dir)
+    html = render(view, top)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)
+    return {"report": str(out), "bytes": len(html.encode("utf-8")), "finished": view.finished,
+            "drafts": len(view.drafts), "warnings": list(view.warnings)}

@@ -1,0 +1,229 @@
+"""A read-only view of a run directory, finished, running or killed: what `show`, `diff`,
+`lineage` and `report` are made from.
+
+It reads whatever is readable and says what was not: a torn last line of `events.jsonl` (a
+run killed mid-write) is skipped with a warning, a missing `result.json` means the run has
+not finished. A directory with no readable events at all is an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from igtext.errors import RunDirError
+from igtext.run import RunDir
+from igtext.runlog import read_events
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One hypothesis of the run, with its latest score (full scoring preferred)."""
+    id: str
+    text: str
+    generation: int                   # the generation that first proposed or scored it
+    operator: str
+    parents: tuple[str, ...]
+    template_hash: str | None
+    prior: float | None = None
+    prior_parts: Mapping[str, float] = field(default_factory=dict)
+    loglik: float | None = None
+    objective: float | None = None
+    accuracy: float | None = None
+    complete: bool = False
+    example_loglik: Mapping[str, float] = field(default_factory=dict)
+    wrong: tuple[str, ...] = ()
+
+    @property
+    def scored(self) -> bool:
+        return self.objective is not None
+
+
+@dataclass(frozen=True)
+class GenerationStat:
+    """The state after a generation's selection."""
+    generation: int
+    best: str | None
+    objective: float | None
+    prior: float | None
+    loglik: float | None
+    population: tuple[str, ...]
+    scored_so_far: int
+    lm_calls: int | None
+    lm_tokens: int | None
+    time: float | None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    draft: Draft
+    parents: tuple["LineageNode", ...]
+    missing_parents: tuple[str, ...] = ()   # ids named as parents but not in the log
+
+
+@dataclass(frozen=True)
+class RunView:
+    root: Path
+    events: tuple[dict, ...]
+    drafts: Mapping[str, Draft]
+    generations: tuple[GenerationStat, ...]
+    config: Mapping | None
+    task: Mapping | None
+    result: Mapping | None
+    warnings: tuple[str, ...]
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    @property
+    def start(self) -> Mapping:
+        return next((e for e in self.events if e.get("event") == "run_start"), {})
+
+    @property
+    def last(self) -> Mapping:
+        return self.events[-1]
+
+    @property
+    def refreshes(self) -> list[dict]:
+        return [e for e in self.events if e.get("event") == "refresh"]
+
+    def ranked(self) -> list[Draft]:
+        """Fully scored drafts, best objective first."""
+        done = [d for d in self.drafts.values() if d.complete]
+        return sorted(done, key=lambda d: (-d.objective, d.id))
+
+    def best(self) -> Draft | None:
+        if self.result:
+            return self.drafts.get(self.result["best"]["id"])
+        ranked = self.ranked()
+        return ranked[0] if ranked else None
+
+    def draft(self, draft_id: str) -> Draft:
+        """A draft by id or unique id prefix; unknown ids are an error naming the run."""
+        if draft_id in self.drafts:
+            return self.drafts[draft_id]
+        hits = [d for k, d in self.drafts.items() if k.startswith(draft_id)]
+        if len(hits) == 1:
+            return hits[0]
+        what = "is ambiguous" if hits else "is not in this run"
+        raise RunDirError(f"hypothesis id {draft_id!r} {what} ({len(self.drafts)} known; "
+                          f"`igtext show` lists them)", file=str(self.root))
+
+    def lineage(self, draft_id: str) -> LineageNode:
+        """The ancestry tree of a draft: each node with the operator and template that made it."""
+        def node(d: Draft, seen: frozenset[str]) -> LineageNode:
+            known = [p for p in d.parents if p in self.drafts and p not in seen]
+            return LineageNode(d, tuple(node(self.drafts[p], seen | {d.id}) for p in known),
+                               tuple(p for p in d.parents if p not in self.drafts))
+        return node(self.draft(draft_id), frozenset())
+
+    def best_path(self) -> list[Draft]:
+        """The distinct bests, in the order the search found them."""
+        path: list[Draft] = []
+        for g in self.generations:
+            if g.best and g.best in self.drafts and (not path or path[-1].id != g.best):
+                path.append(self.drafts[g.best])
+        best = self.best()
+        if best and (not path or path[-1].id != best.id):
+            path.append(best)
+        return path
+
+    def examples(self) -> dict[str, Mapping]:
+        """The task's examples by id (empty if task.json is unreadable)."""
+        if not self.task:
+            return {}
+        return {e["id"]: e for split in ("train", "test") for e in self.task.get(split, [])}
+
+
+def _read_json(path: Path, warnings: list[str]) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        warnings.append(f"{path.name} is unreadable ({e}); left out")
+        return None
+
+
+def _drafts(events: list[dict], checkpoint: dict | None) -> dict[str, Draft]:
+    first_gen: dict[str, int] = {}
+    made: dict[str, dict] = {}
+    for e in events:
+        if e.get("event") in ("propose", "score") and e.get("id"):
+            first_gen.setdefault(e["id"], e.get("generation", 0))
+            if e.get("event") == "propose":
+                made.setdefault(e["id"], e)
+    latest: dict[str, dict] = {}
+    for e in events:
+        if e.get("event") == "score" and e.get("id"):
+            prev = latest.get(e["id"])
+            if prev is None or e.get("complete") or not prev.get("complete"):
+                latest[e["id"]] = e
+    saved = (checkpoint or {}).get("state", {}).get("scored", {})
+    out = {}
+    for i, gen in first_gen.items():
+        s, p = latest.get(i, {}), made.get(i, {})
+        src = s or p
+        per = s.get("example_loglik") or saved.get(i, {}).get("example_loglik", {})
+        wrong = s.get("wrong")
+        if wrong is None:
+            wrong = sorted(k for k, ok in saved.get(i, {}).get("example_correct", {}).items()
+                           if not ok)
+        out[i] = Draft(id=i, text=src.get("text") or p.get("text") or "", generation=gen,
+                       operator=src.get("operator") or "?",
+                       parents=tuple(src.get("parents") or ()),
+                       template_hash=src.get("template_hash"), prior=s.get("prior"),
+                       prior_parts=s.get("prior_parts") or {}, loglik=s.get("loglik"),
+                       objective=s.get("objective"), accuracy=s.get("accuracy"),
+                       complete=bool(s.get("complete")), example_loglik=per,
+                       wrong=tuple(wrong))
+    return out
+
+
+def _generations(events: list[dict], drafts: Mapping[str, Draft]) -> list[GenerationStat]:
+    out, scored = [], set()
+    for e in events:
+        if e.get("event") == "score" and e.get("complete"):
+            scored.add(e.get("id"))
+        if e.get("event") != "select":
+            continue
+        d = drafts.get(e.get("best") or "")
+        stat = GenerationStat(e.get("generation", 0), e.get("best"), e.get("best_objective"),
+                              d.prior if d else None, d.loglik if d else None,
+                              tuple(e.get("population") or ()), len(scored), e.get("lm_calls"),
+                              e.get("lm_tokens"), e.get("time"))
+        if out and out[-1].generation == stat.generation:
+            out[-1] = stat                 # a resumed run replays the generation it was in
+        else:
+            out.append(stat)
+    return out
+
+
+def load_run(run_dir: str | os.PathLike) -> RunView:
+    """Read a run directory; raises `RunDirError` if there is nothing readable to show."""
+    rd = RunDir(Path(run_dir))
+    if not rd.root.is_dir():
+        raise RunDirError("no such run directory", file=str(rd.root))
+    if not rd.events.exists():
+        raise RunDirError("not a run directory (no events.jsonl)", file=str(rd.root))
+    events, problems = read_events(rd.events)
+    warnings = [f"{p}; shown from the readable part" for p in problems]
+    if not events:
+        raise RunDirError("events.jsonl has no readable event", file=str(rd.events))
+    result = _read_json(rd.result, warnings)
+    if result is None and not any(e.get("event") == "run_end" for e in events):
+        warnings.append("no result.json: the run is still going, or was killed "
+                        "(`igtext resume` continues it)")
+    for p in (rd.config, rd.task):
+        if not p.exists():
+            warnings.append(f"{p.name} is missing (an incomplete run directory); "
+                            f"shown without it")
+    checkpoint = _read_json(rd.checkpoint, warnings)
+    drafts = _drafts(events, checkpoint)
+    return RunView(root=rd.root, events=tuple(events), drafts=drafts,
+                   generations=tuple(_generations(events, drafts)),
+                   config=_read_json(rd.config, warnings), task=_read_json(rd.task, warnings),
+                   result=result, warnings=tuple(warnings))

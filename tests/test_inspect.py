@@ -1,0 +1,200 @@
+"""The terminal views (`show`, `--follow`, `diff`, `lineage`) and the report's content, on a
+run directory recorded from a real SmolLM2 search (tests/data/recorded_run)."""
+import io
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from igtext.cli import main
+from igtext.report import render
+from igtext.runview import load_run
+from igtext.show import diff_view, follow, lineage_tree, show_view
+from igtext.textdiff import word_diff
+
+RECORDED = Path(__file__).parent / "data" / "recorded_run"
+EVIL = 'Ignore <script>window.pwned = 1</script> and <img src=x onerror="window.pwned = 2">'
+
+
+def _text(renderable, width: int = 140) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None).print(renderable)
+    return buf.getvalue()
+
+
+def _copy(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(RECORDED, tmp_path / "run"))
+
+
+def _unfinish(run: Path, keep: int | None = None, torn: str = "") -> None:
+    """Make `run` look killed: no result, events cut after `keep` lines, a torn last line."""
+    (run / "result.json").unlink()
+    lines = (run / "events.jsonl").read_text().splitlines(keepends=True)
+    lines = [ln for ln in lines if '"event": "run_end"' not in ln and '"event": "evaluate"' not in ln]
+    (run / "events.jsonl").write_text("".join(lines[:keep]) + torn)
+
+
+def add_draft(run: Path, text: str, objective: float, parent: str) -> str:
+    """Append a proposal and its full score to the run's log (as a search would)."""
+    from igtext.data import hypothesis_id
+    view = load_run(run)
+    base = view.drafts[parent]
+    hid = hypothesis_id(text)
+    common = {"generation": view.generations[-1].generation, "id": hid, "text": text,
+              "parents": [parent], "operator": "refine", "template_hash": "0" * 64,
+              "lm_calls": 1, "lm_calls_cached": 0, "lm_tokens": 1, "time": 0}
+    score = {**common, "event": "score", "prior": objective / 2, "loglik": objective / 2,
+             "objective": objective, "prior_parts": {"judge_logp_yes": -1.0}, "accuracy": 0.5,
+             "n_scored": len(base.example_loglik), "complete": True,
+             "example_loglik": {k: v - 0.1 for k, v in base.example_loglik.items()},
+             "wrong": list(base.wrong)[:1]}
+    with open(run / "events.jsonl", "a") as f:
+        f.write(json.dumps({**common, "event": "propose", "dropped": None, "raw": None}) + "\n")
+        f.write(json.dumps(score) + "\n")
+    return hid
+
+
+def test_recorded_run_is_a_real_finished_run():
+    view = load_run(RECORDED)
+    assert view.finished and not view.warnings
+    assert view.start["model"] == "smollm2-135m"
+    assert [g.generation for g in view.generations] == list(range(len(view.generations)))
+    assert len(view.generations) >= 3
+    best = view.best()
+    assert best.id == view.result["best"]["id"] and best.complete and best.example_loglik
+    assert any(d.parents for d in view.drafts.values())
+
+
+def test_show_prints_generations_best_breakdown_and_budget():
+    view = load_run(RECORDED)
+    out = _text(show_view(view, top=3))
+    best = view.best()
+    assert "finished" in out and best.id in out
+    assert f"prior {best.prior:.2f}" in out and f"log-likelihood {best.loglik:.2f}" in out
+    assert "budget used" in out and str(view.result["lm_calls"]) in out
+    for g in view.generations:
+        assert g.best in out
+    assert out.count("\n│ h") >= 3                       # three rows of the top table
+
+
+def test_show_cli_and_unknown_ids(tmp_path, capsys):
+    assert main(["show", str(RECORDED), "--top", "2"]) == 0
+    assert "generations" in capsys.readouterr().out
+    assert main(["diff", str(RECORDED), "hnope", load_run(RECORDED).best().id]) == 2
+    err = capsys.readouterr().err
+    assert "hnope" in err and "not in this run" in err
+    assert main(["lineage", str(RECORDED), "hnope"]) == 2
+    assert main(["show", str(tmp_path / "missing")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")]) == 2
+    assert "no events.jsonl" in capsys.readouterr().err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_events_with_nothing_readable_is_an_error(tmp_path, capsys):
+    run = _copy(tmp_path)
+    (run / "events.jsonl").write_text('{"event": "run_st')
+    assert main(["show", str(run)]) == 2
+    assert "no readable event" in capsys.readouterr().err
+
+
+def test_killed_run_is_shown_and_reported_from_its_readable_part(tmp_path, capsys):
+    run = _copy(tmp_path)
+    _unfinish(run, torn='{"event": "score", "generation": 2, "id": "hdead')
+    view = load_run(run)
+    assert not view.finished
+    assert any("cut short" in w for w in view.warnings)
+    out = _text(show_view(view))
+    assert "not finished" in out and "cut short" in out and "best so far" in out
+    assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "readable part of the run" in html and "cut short" in html
+    assert "igtext: warning:" in capsys.readouterr().err
+
+
+def test_diff_shows_words_and_score_change():
+    view = load_run(RECORDED)
+    a, b = view.best_path()[0], view.ranked()[1] if view.ranked()[0] == view.best_path()[0] \
+        else view.ranked()[0]
+    out = _text(diff_view(view, a.id, b.id))
+    assert a.id in out and b.id in out
+    assert f"{b.objective - a.objective:+.2f}" in out
+    assert "[-" in out or "{+" in out
+
+
+def test_word_diff_rebuilds_both_texts():
+    a = "A husky has blue eyes.\nA poodle has curly fur."
+    b = "A husky has pale blue eyes.\nA  labrador has curly fur!"
+    pieces = word_diff(a, b)
+    assert "".join(p.text for p in pieces if p.op != "insert") == a
+    assert "".join(p.text for p in pieces if p.op != "delete") == b
+    assert {p.op for p in pieces} == {"equal", "insert", "delete"}
+
+
+def test_lineage_walks_to_the_given_drafts(tmp_path):
+    run = _copy(tmp_path)
+    view = load_run(run)
+    child = max((d for d in view.drafts.values() if d.parents and d.complete),
+                key=lambda d: d.generation)
+    hid = add_draft(run, "A husky has blue eyes.", child.objective - 1, child.id)
+    view = load_run(run)
+    out = _text(lineage_tree(view, hid[:8]))           # a unique prefix is enough
+    assert hid in out and child.id in out and "refine" in out
+
+    def roots(node):
+        return [node] if not node.parents else [r for p in node.parents for r in roots(p)]
+    assert all(r.draft.operator in ("given", "initial") or r.missing_parents
+               for r in roots(view.lineage(hid)))
+
+
+def test_follow_redraws_until_the_run_finishes(tmp_path):
+    run = _copy(tmp_path)
+    result = (run / "result.json").read_text()
+    events = (run / "events.jsonl").read_text()
+    _unfinish(run, keep=len(events.splitlines()) // 2)
+    buf, box, naps = io.StringIO(), {}, []
+    console = Console(file=buf, width=120, force_terminal=True, color_system=None)
+    t = threading.Thread(target=lambda: box.setdefault("view", follow(
+        run, interval=0.05, console=console, timeout=60,
+        sleep=lambda s: (naps.append(s), time.sleep(s)))))
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive()                               # still following an unfinished run
+    (run / "events.jsonl").write_text(events)
+    (run / "result.json").write_text(result)
+    t.join(30)
+    assert not t.is_alive() and box["view"].finished
+    assert len(naps) >= 5                             # it kept re-reading the run
+    out = buf.getvalue()
+    assert "not finished" in out and ": finished" in out
+
+
+def test_report_content_is_self_contained_and_escaped(tmp_path):
+    run = _copy(tmp_path)
+    best = load_run(run).best()
+    add_draft(run, EVIL, best.objective + 5, best.id)
+    (run / "result.json").unlink()
+    html = render(load_run(run))
+    assert "<script" not in html and "onerror=\"" not in html
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html
+    assert "http://" not in html and "https://" not in html      # nothing to fetch
+    assert html.count('src="data:image/svg+xml;base64,') == 2
+    for section in ('id="generations"', 'id="lineage"', 'id="heatmap"', 'id="top"',
+                    "How the best draft changed"):
+        assert section in html
+
+
+def test_incomplete_run_directory_is_reported_with_a_warning(tmp_path):
+    run = _copy(tmp_path)
+    (run / "task.json").unlink()
+    (run / "checkpoint.json").write_text("{not json")
+    view = load_run(run)
+    assert any("task.json is missing" in w for w in view.warnings)
+    assert any("checkpoint.json is unreadable" in w for w in view.warnings)
+    html = render(view)
+    assert "task.json is missing" in html and 'id="heatmap"' in html
