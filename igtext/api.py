@@ -35,25 +35,29 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
            cache_dir: str | os.PathLike | None = None, seed: int | None = None,
            strategy: str | None = None, max_calls: int | None = None,
            max_tokens: int | None = None, proposal_prompts: dict[str, str] | None = None,
+           proposer_adapter: str | os.PathLike | None = None,
            progress: bool = False) -> SearchResult:
     """Search for z* on `task` and evaluate it on D and D'.
 
     `model` is a CLI name (`smollm2-135m`, `gemma3-270m`, `hf:PATH`) or any object that
     implements `igtext.lm.LanguageModel`. `proposal_prompts` maps an operator
-    (initial, refine, crossover, simplify) to a template file.
+    (initial, refine, crossover, simplify) to a template file; `proposer_adapter` is a
+    proposal model fine-tuned with `igtext train-proposer`.
     """
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     overrides = {"seed": seed, "search.strategy": strategy, "budget.max_calls": max_calls,
-                 "budget.max_tokens": max_tokens}
+                 "budget.max_tokens": max_tokens,
+                 "proposer.adapter": str(proposer_adapter) if proposer_adapter else None}
     if isinstance(model, str):
         overrides["model"] = model
     if proposal_prompts:
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides(**overrides)
     t = _task(task)
-    from igtext.run import check_budget, load_templates
+    from igtext.run import check_adapters, check_budget, load_templates
     load_templates(cfg)                  # bad input fails before anything is written
     check_budget(t, cfg)
+    check_adapters(cfg)
     lm = _model(cfg, model)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
     rd = prepare_run_dir(out, t, cfg)

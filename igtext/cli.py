@@ -29,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cache-dir", help="LM call cache (default $IGTEXT_CACHE_DIR or ~/.cache/igtext)")
     r.add_argument("--prior-adapter", help="a fitted prior (igtext fit-prior)")
     r.add_argument("--likelihood-adapter", help="a fitted M_L (igtext fit-likelihood)")
+    r.add_argument("--proposer-adapter", help="a LoRA proposal model (igtext train-proposer)")
     r.add_argument("--refresh-every", type=int, metavar="K",
                    help="step 3: every K generations ask about the current z's and refit")
     r.add_argument("--judge", choices=("simulated", "proxy", "terminal", "web"),
@@ -64,6 +65,32 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("--seed", type=int, default=0)
         f.add_argument("--quiet", action="store_true")
     fl.add_argument("--task", required=True, help="the task (for its label set)")
+
+    tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
+    tr.add_argument("source", choices=("instruction-induction",))
+    tr.add_argument("--out", required=True, help="the JSONL file to write")
+    tr.add_argument("--data-dir", help="an Instruction Induction copy (default $IGTEXT_II_DIR "
+                                       "or shared/data/instruction_induction)")
+    tr.add_argument("--tasks", help="comma-separated task names (default all)")
+    tr.add_argument("--demos", type=int, default=5, help="demonstrations shown per trace")
+    tr.add_argument("--per-instruction", type=int, default=3,
+                    help="traces per human instruction, each with other demonstrations")
+    tr.add_argument("--seed", type=int, default=0)
+
+    tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
+    tp.add_argument("--data", required=True, help="traces (JSONL, see igtext.traces)")
+    tp.add_argument("--out", required=True, help="adapter directory")
+    tp.add_argument("--config", help="YAML/JSON with LoRA settings: rank, alpha, lr, epochs, "
+                                     "batch_size, max_length, targets, top_layers, seed")
+    tp.add_argument("--model", default="smollm2-135m")
+    tp.add_argument("--rank", type=int)
+    tp.add_argument("--lr", type=float)
+    tp.add_argument("--epochs", type=int)
+    tp.add_argument("--max-length", type=int)
+    tp.add_argument("--heldout-tasks", help="comma-separated tasks held out for the report "
+                                            "(default: every 5th task)")
+    tp.add_argument("--resume", action="store_true", help="continue from the last epoch saved")
+    tp.add_argument("--quiet", action="store_true")
 
     s = sub.add_parser("resume", help="continue a killed or unfinished run")
     s.add_argument("rundir")
@@ -134,8 +161,8 @@ def _print_result(res) -> None:
 def _cmd_run(a) -> None:
     from igtext.config import load_config
     from igtext.lm.registry import check_model_name
-    from igtext.run import (check_budget, check_run_dir_free, execute, load_templates,
-                            prepare_run_dir)
+    from igtext.run import (check_adapters, check_budget, check_run_dir_free, execute,
+                            load_templates, prepare_run_dir)
     from igtext.tasks import load_task
 
     cfg = load_config(a.config)
@@ -145,12 +172,13 @@ def _cmd_run(a) -> None:
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
         "api.base_url": a.base_url, "prior.adapter": a.prior_adapter,
         "likelihood.adapter": a.likelihood_adapter, "refresh.every": a.refresh_every,
-        "refresh.judge": a.judge,
+        "refresh.judge": a.judge, "proposer.adapter": a.proposer_adapter,
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
     load_templates(cfg)
     check_budget(task, cfg)
     check_model_name(cfg.model)
+    check_adapters(cfg)
     check_run_dir_free(a.out)              # before the model loads
     lm = _load(cfg)
     annotator = _person(cfg, task)
@@ -323,6 +351,44 @@ def _settings(a, **defaults):
     return s
 
 
+def _cmd_traces(a) -> None:
+    from igtext.traces import traces_from_instruction_induction, write_traces
+    tasks = [t.strip() for t in a.tasks.split(",")] if a.tasks else None
+    traces = traces_from_instruction_induction(a.data_dir, tasks, a.demos, a.per_instruction,
+                                               a.seed)
+    write_traces(traces, a.out)
+    print(json.dumps({"traces": len(traces), "tasks": len({t.task for t in traces}),
+                      "out": a.out}))
+
+
+def _cmd_train_proposer(a) -> None:
+    from igtext.errors import InputError
+    from igtext.lm.registry import base_model_dir
+    from igtext.traces import read_traces
+    from igtext.training.proposer_ft import fit_proposer
+    from igtext.config import ProposerTrainingConfig, load_config, parse_config
+    cfg = load_config(a.config, ProposerTrainingConfig)
+    flags = {"rank": a.rank, "lr": a.lr, "epochs": a.epochs, "max_length": a.max_length}
+    cfg = parse_config({**cfg.model_dump(), **{k: v for k, v in flags.items() if v is not None}},
+                       "command line", None, ProposerTrainingConfig)
+    settings = cfg.lora()
+    traces = read_traces(a.data)
+    tasks = sorted({t.task for t in traces})
+    held = ({t.strip() for t in a.heldout_tasks.split(",")} if a.heldout_tasks
+            else set(tasks[::5]) if len(tasks) >= 5 else set())
+    unknown = held - set(tasks)
+    if unknown:
+        raise InputError(f"held-out task(s) not in the traces: {', '.join(sorted(unknown))}",
+                         field="heldout-tasks")
+    train = [t for t in traces if t.task not in held]
+    if not train:
+        raise InputError("every task is held out; nothing left to train on", file=a.data)
+    rep = fit_proposer(train, base_model_dir(a.model), a.out, settings,
+                       heldout=[t for t in traces if t.task in held], base_name=a.model,
+                       source=a.data, resume=a.resume, progress=not a.quiet)
+    print(json.dumps({**rep, "heldout_tasks": sorted(held), "adapter": a.out}))
+
+
 def _cmd_fit_prior(a) -> None:
     from igtext.judgments.store import JudgmentStore
     from igtext.lm.registry import base_model_dir
@@ -363,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
-         "fit-likelihood": _cmd_fit_likelihood, "diff": _cmd_diff, "lineage": _cmd_lineage,
+         "fit-likelihood": _cmd_fit_likelihood, "diff": _cmd_diff, "traces": _cmd_traces,
+         "train-proposer": _cmd_train_proposer, "lineage": _cmd_lineage,
          "report": _cmd_report}[a.cmd](a)
     except InputError as e:
         print(f"igtext: error: {e}", file=sys.stderr)

@@ -81,6 +81,8 @@ class ProposerConfig(_Strict):
     n_examples: int = Field(8, ge=1, le=64)
     n_errors: int = Field(4, ge=1, le=32)
     templates: dict[Literal["initial", "refine", "crossover", "simplify"], str] = {}
+    adapter: Optional[str] = Field(None, description="a proposal model fine-tuned on "
+                                   "hypothesis-writing traces (igtext train-proposer)")
 
 
 class SearchConfig(_Strict):
@@ -136,9 +138,32 @@ class RunConfig(_Strict):
         return parse_config(data)
 
 
-def parse_config(data: dict, source: str | None = None, lines: dict | None = None) -> RunConfig:
+class ProposerTrainingConfig(_Strict):
+    """LoRA settings of `igtext train-proposer` (its `--config` file)."""
+    rank: int = Field(16, ge=1, le=256)
+    alpha: Optional[int] = Field(None, ge=1, description="default 2 x rank")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    lr: float = Field(5e-4, gt=0, le=1)
+    epochs: int = Field(3, ge=1, le=100)
+    batch_size: int = Field(8, ge=1, le=256)
+    max_length: int = Field(640, ge=16, le=32768)
+    targets: list[str] = Field(["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+    top_layers: Optional[int] = Field(None, ge=1)
+    seed: int = 0
+
+    def lora(self):
+        from igtext.training.lora import LoraSettings
+        return LoraSettings(rank=self.rank, alpha=self.alpha or 2 * self.rank,
+                            dropout=self.dropout, top_layers=self.top_layers,
+                            targets=tuple(self.targets), lr=self.lr, epochs=self.epochs,
+                            batch_size=self.batch_size, max_length=self.max_length,
+                            seed=self.seed)
+
+
+def parse_config(data: dict, source: str | None = None, lines: dict | None = None,
+                 model=RunConfig):
     try:
-        return RunConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or None
@@ -168,9 +193,11 @@ def _key_lines(node, prefix=()) -> dict:
     return out
 
 
-def load_config(path: str | Path | None) -> RunConfig:
+def load_config(path: str | Path | None, model=RunConfig):
+    """A validated config (`RunConfig` by default) from a YAML/JSON file; errors name the
+    file, line and field."""
     if path is None:
-        return RunConfig()
+        return model()
     import yaml
 
     p = Path(path)
@@ -186,4 +213,4 @@ def load_config(path: str | Path | None) -> RunConfig:
         data = {}
     if not isinstance(data, dict):
         raise InputError("a config file must hold one mapping", file=str(p))
-    return parse_config(data, str(p), _key_lines(node))
+    return parse_config(data, str(p), _key_lines(node), model)

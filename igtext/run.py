@@ -236,6 +236,33 @@ def _likelihood_lm(lm: MeteredLM, config: RunConfig) -> MeteredLM:
     return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
 
 
+def check_adapters(config: RunConfig) -> None:
+    """Each adapter the config names exists, is of the right kind and was made for this
+    base model (before anything is written or loaded)."""
+    from igtext.training.lora import read_meta
+    for kind, path, field in (("prior", config.prior.adapter, "prior.adapter"),
+                              ("likelihood", config.likelihood.adapter, "likelihood.adapter"),
+                              ("proposer", config.proposer.adapter, "proposer.adapter")):
+        if not path:
+            continue
+        if not Path(path).is_dir():
+            raise InputError("no such adapter directory", file=str(path), field=field)
+        meta = read_meta(path, kind)
+        if meta.get("base_model") != config.model:
+            raise InputError(f"adapter was made for {meta.get('base_model')!r}, not for the "
+                             f"run's model {config.model!r}", file=str(path), field=field)
+
+
+def _proposer_lm(lm: MeteredLM, config: RunConfig) -> MeteredLM:
+    if not config.proposer.adapter:
+        return lm
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.proposer_ft import load_adapter_lm
+    tuned = load_adapter_lm(config.proposer.adapter, "proposer", base_model_dir(config.model),
+                            config.model)
+    return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
+
+
 def _refresher(rd: RunDir, task: Task, config: RunConfig, lm: MeteredLM, annotator, progress):
     if not config.refresh.every:
         return None
@@ -283,7 +310,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     scorer = Scorer(likelihood, prior, examples, len(examples), config.prior.weight,
                     config.likelihood.calibrate)
     p = config.proposer
-    proposer = Proposer(lm, task, {k: templates[k] for k in ("initial", "refine", "crossover",
+    proposer_lm = _proposer_lm(lm, config)
+    proposer = Proposer(proposer_lm, task, {k: templates[k] for k in ("initial", "refine", "crossover",
                                                              "simplify")},
                         temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
                         max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors)
@@ -300,7 +328,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                  strategy=config.search.strategy, n_train=len(task.train), n_test=len(task.test),
                  n_search_examples=len(examples),
                  templates={k: t.hash for k, t in templates.items()},
-                 logprob_method=logprob_method(backend),
+                 logprob_method=logprob_method(backend), proposer_model=proposer_lm.name,
                  eval_reserve={"calls": res_calls, "tokens": res_tokens, "dollars": res_dollars})
     else:
         log.emit("resume", generation=state.generation)
@@ -361,7 +389,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         "token_count": token_counting(backend), "api": api_stats(backend),
         "budget": config.budget.model_dump(), "budget_exhausted": state.exhausted,
         "evaluation_note": eval_note, "adapters": dict(state.adapters),
-        "likelihood_model": likelihood.lm.name,
+        "likelihood_model": likelihood.lm.name, "proposer_model": proposer_lm.name,
         "generations": state.generation, "hypotheses_scored": len(state.scored),
         "proposals_dropped": dict(state.dropped), "n_search_examples": len(examples),
         "templates": {k: t.hash for k, t in templates.items()},

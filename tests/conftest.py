@@ -93,3 +93,12 @@ def scripted_lm(name: str = "scripted"):
 @pytest.fixture
 def scripted():
     return scripted_lm()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, tiny_lm):
+    """The tiny random llama saved as a transformers directory (`hf:PATH`)."""
+    d = tmp_path_factory.mktemp("tiny-model")
+    tiny_lm.model.save_pretrained(d)
+    tiny_lm.tok.save_pretrained(d)
+    return d

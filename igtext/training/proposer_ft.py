@@ -1,0 +1,173 @@
+"""A proposal model that writes hypotheses the way people do: LoRA supervised fine-tuning
+on hypothesis-writing traces (`igtext.traces`).
+
+Each trace becomes the proposer's own chat prompt for its operator (rendered from the same
+`prompts/propose_*.j2` templates the search uses, so the adapter is trained on exactly the
+prompts it will see) followed by what the person wrote and the end-of-turn token; the loss
+is on those answer tokens only. The adapter is saved after every epoch under
+`OUT/checkpoints/epoch-K` (`resume=True` continues from the latest one) and at the end in
+`OUT`, with `igtext_adapter.json` recording the base model, the settings, the sha256 of the
+training traces and the held-out report.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from igtext.errors import InputError
+from igtext.prompts import Template, load_template
+from igtext.traces import Trace
+from igtext.training.lora import LoraSettings, adapter_hash, data_hash, read_meta, save_meta
+from igtext.training.lora import train as train_steps
+
+KIND = "proposer"
+
+
+def _templates(templates: Mapping[str, Template] | None) -> dict[str, Template]:
+    return {op: (templates or {}).get(op) or load_template(op) for op in ("initial", "refine")}
+
+
+def encode(tok, trace: Trace, templates: Mapping[str, Template]) -> tuple[list[int], list[int]]:
+    """(prompt ids, answer ids) of a trace, as the proposer would prompt the model."""
+    prompt = templates[trace.operator].render(**trace.template_vars())
+    msgs = [{"role": "user", "content": prompt}]
+    if getattr(tok, "chat_template", None):
+        text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        ctx = list(tok(text, add_special_tokens=False).input_ids)
+    else:
+        ctx = list(tok(prompt + "\n\n", add_special_tokens=True).input_ids)
+    ans = list(tok(trace.target, add_special_tokens=False).input_ids)
+    if tok.eos_token_id is not None:
+        ans.append(tok.eos_token_id)
+    return ctx, ans
+
+
+def _encode_all(tok, traces: Sequence[Trace], templates, max_length: int,
+                source: str) -> list[tuple[list[int], list[int]]]:
+    out = []
+    for t in traces:
+        ctx, ans = encode(tok, t, templates)
+        if len(ctx) + len(ans) > max_length:
+            raise InputError(f"trace is {len(ctx) + len(ans)} tokens, more than max_length "
+                             f"{max_length} (raise max_length up to the model's context, or "
+                             f"show fewer examples)", file=source, line=t.line or None)
+        out.append((ctx, ans))
+    return out
+
+
+def answer_loss(model, chunk, pad):
+    """Mean next-token loss on the answer tokens of a batch of (context, answer) ids."""
+    import torch
+    width = max(len(c) + len(a) for c, a in chunk)
+    ids = torch.full((len(chunk), width), pad)
+    tgt = torch.full((len(chunk), width), -100)
+    att = torch.zeros((len(chunk), width), dtype=torch.long)
+    for b, (c, a) in enumerate(chunk):
+        seq = c + a
+        ids[b, :len(seq)] = torch.tensor(seq)
+        att[b, :len(seq)] = 1
+        tgt[b, len(c):len(seq)] = torch.tensor(a)
+    return model(input_ids=ids, attention_mask=att, labels=tgt).loss
+
+
+def _mean_loss(model, seqs, pad, batch: int = 8) -> float:
+    import torch
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(seqs), batch):
+            chunk = seqs[i:i + batch]
+            total += answer_loss(model, chunk, pad).item() * len(chunk)
+            n += len(chunk)
+    return total / n
+
+
+def _latest_checkpoint(out: Path) -> tuple[int, Path | None]:
+    found = sorted(((int(p.name.split("-")[1]), p) for p in (out / "checkpoints").glob("epoch-*")
+                    if p.name.split("-")[1].isdigit()), key=lambda x: x[0])
+    return found[-1] if found else (0, None)
+
+
+def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
+                 settings: LoraSettings = LoraSettings(), heldout: Sequence[Trace] = (),
+                 templates: Mapping[str, Template] | None = None, base_name: str = "",
+                 source: str = "traces", resume: bool = False, progress: bool = True) -> dict:
+    """Fine-tune the proposal model on `traces`; report the held-out answer loss of the base
+    and the tuned model."""
+    import time
+
+    import torch
+    from peft import PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not traces:
+        raise InputError("no traces to train on", file=source)
+    templates = _templates(templates)
+    out = Path(out)
+    t0 = time.process_time()
+    torch.manual_seed(settings.seed)
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context and settings.max_length > context:
+        raise InputError(f"max_length {settings.max_length} is more than the model's context "
+                         f"({context})", field="max_length")
+    seqs = _encode_all(tok, traces, templates, settings.max_length, source)
+    held = _encode_all(tok, heldout, templates, settings.max_length, source)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    report: dict = {"train_traces": len(seqs), "heldout_traces": len(held)}
+    if held:
+        model.eval()
+        report["heldout_loss_base"] = _mean_loss(model, held, pad)
+    if not resume:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)   # stale ones of another fit
+    done, ckpt = _latest_checkpoint(out) if resume else (0, None)
+    if ckpt is not None:
+        read_meta(ckpt, KIND)
+        model = PeftModel.from_pretrained(model, str(ckpt), is_trainable=True)
+    else:
+        model = get_peft_model(model, settings.peft_config(
+            "CAUSAL_LM", model.config.num_hidden_layers))
+    losses: list[float] = []
+    records = [t.to_dict() for t in traces]
+    for epoch in range(done, settings.epochs):      # one pass per call: a checkpoint after each
+        losses += train_steps(model, list(range(len(seqs))),
+                              replace(settings, epochs=1, seed=settings.seed + epoch),
+                              lambda batch: answer_loss(model, [seqs[k] for k in batch], pad),
+                              f"train proposer, epoch {epoch + 1}/{settings.epochs}", progress)
+        path = out / "checkpoints" / f"epoch-{epoch + 1}"
+        model.save_pretrained(path)
+        save_meta(path, KIND, base_name or str(base_dir), settings, data_hash(records),
+                  {"epoch": epoch + 1})
+    model.eval()
+    if losses:
+        report["final_train_loss"] = sum(losses[-5:]) / len(losses[-5:])
+    if held:
+        report["heldout_loss_tuned"] = _mean_loss(model, held, pad)
+    report["resumed_from_epoch"] = done
+    report["cpu_s"] = round(time.process_time() - t0, 1)
+    model.save_pretrained(out)
+    save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
+    return report
+
+
+def load_adapter_lm(adapter: str | Path, kind: str, base_dir: str | Path, base_name: str):
+    """A `TransformersLM` with a LoRA adapter of `kind` merged in; its name carries the
+    adapter's hash (so the LM cache never mixes it up with the base model). An adapter made
+    for another base model is an error."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from igtext.lm.hf import TransformersLM
+
+    meta = read_meta(adapter, kind)
+    if meta["base_model"] != base_name:
+        raise InputError(f"adapter was trained on {meta['base_model']!r}, not {base_name!r}",
+                         file=str(adapter))
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    return TransformersLM(model, tok, name=f"{base_name}+{kind}:{adapter_hash(adapter)}")
+
