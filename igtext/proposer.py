@@ -39,7 +39,7 @@ _PREAMBLE = re.compile(r"^\s*(?:here (?:are|is)[^\n:]*:|(?:new |improved |revise
                        r"instructions?\s*(?:[ab])?\s*:)\s*", re.IGNORECASE)
 
 
-def clean_proposal(text: str, max_chars: int = 1200, min_words: int = 4) -> tuple[str | None, str | None]:
+def clean_proposal(text: str, max_chars: int = 1200, min_words: int = 3) -> tuple[str | None, str | None]:
     """Return (clean text, None) or (None, reason it was dropped)."""
     t = text.replace("\r", "").strip()
     t = re.sub(r"^```[a-zA-Z]*\n?|\n?```$", "", t).strip()

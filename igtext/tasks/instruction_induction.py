@@ -128,7 +128,8 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def _f1(pred: str, gold: str) -> float:
+def token_f1(pred: str, gold: str) -> float:
+    """Token-level F1 of two texts after normalisation (SQuAD-style)."""
     p, g = _norm(pred).split(), _norm(gold).split()
     common = sum(min(p.count(w), g.count(w)) for w in set(p))
     if not common:
@@ -142,7 +143,7 @@ def score(name: str, prediction: str, answers: tuple[str, ...] | list[str]) -> f
     the best over the acceptable answers."""
     first = prediction.strip().split("\n")[0]
     if name in F1_TASKS:
-        return max(_f1(first, a) for a in answers)
+        return max(token_f1(first, a) for a in answers)
     if name in SET_TASKS:
         words = set(re.findall(r"[a-z]+", first.lower()))
         return float(any(words == set(re.findall(r"[a-z]+", a.lower())) for a in answers))

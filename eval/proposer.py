@@ -1,0 +1,269 @@
+"""Benchmark: does a proposer fine-tuned on human-written instructions propose better z's?
+
+Leave-tasks-out over the 24 Instruction Induction tasks: the tasks are split into folds;
+for each fold a LoRA proposer is trained (`fit_proposer`) on traces of the other folds'
+tasks only, then, on every held-out task, three sources of z are compared with the same
+scorer (M_prior + sum of log M_L(y|x,z) over a fixed scoring set drawn from `induce`) and
+the same executor (greedy answers under z on the `execute` split, APE's metric):
+
+  base    N proposals of the base proposal model from 5 demonstrations (`initial` prompt)
+  lora    N proposals of the LoRA proposer from the same demonstrations
+  human   the instructions people wrote for the task (the reference)
+
+Per task and source: (a) the objective of the proposals, mean and best of N; (b) execution
+accuracy of the best proposal (by objective); (c) similarity to the human instructions
+(token F1 against the closest one). Seeds change the demonstrations shown and the samples
+drawn; the adapters are trained once per fold. Writes eval/results/proposer.{json,md}.
+
+    .venv/bin/python eval/proposer.py [--folds 4] [--seeds 2] [--n 3] [--tasks a,b,...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from pathlib import Path
+
+from igtext.config import ProposerTrainingConfig
+from igtext.data import Example, Hypothesis, Task
+from igtext.likelihood import Likelihood
+from igtext.lm.budget import Budget
+from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.lm.registry import converted_dir, load_model
+from igtext.objective import Scorer
+from igtext.prior import Prior, PriorWeights
+from igtext.prompts import load_template
+from igtext.proposer import Job, Proposer
+from igtext.tasks import instruction_induction as ii
+from igtext.traces import traces_from_instruction_induction
+from igtext.training.lora import read_meta
+from igtext.training.proposer_ft import fit_proposer, load_adapter_lm
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MODEL = "smollm2-135m"
+ARMS = ("base", "lora", "human")
+
+
+def timer():
+    t0, c0 = time.perf_counter(), time.process_time()
+    return lambda: {"wall_s": round(time.perf_counter() - t0, 1),
+                    "cpu_s": round(time.process_time() - c0, 1)}
+
+
+def make_folds(tasks: list[str], k: int) -> list[list[str]]:
+    order = sorted(tasks)
+    random.Random(0).shuffle(order)
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+def task_sets(name: str, seed: int, args):
+    """(demonstrations for this seed, the fixed scoring set, the execution set)."""
+    pool = ii.examples(name, "induce")
+    n_score = min(args.score_examples, len(pool) - args.demos)
+    scoring = random.Random(name).sample(pool, n_score)
+    rest = [e for e in pool if e not in scoring]
+    demos = random.Random(f"{name}-{seed}").sample(rest, args.demos)
+    return demos, scoring, ii.examples(name, "execute")[:args.exec_examples]
+
+
+def _examples(items, prefix: str) -> tuple[Example, ...]:
+    return tuple(Example(f"{prefix}-{i}", e.input, e.output) for i, e in enumerate(items))
+
+
+def train_fold(k: int, train_tasks: list[str], held: list[str], out: Path, args) -> dict:
+    """The fold's adapter, trained on traces of `train_tasks` only (reused if already made
+    with the same settings); its held-out loss is on traces of the `held` tasks."""
+    if (out / "igtext_adapter.json").exists():
+        meta = read_meta(out, "proposer")
+        return {"adapter": str(out), **meta["report"], "reused": True}
+
+    def traces(names):
+        return traces_from_instruction_induction(None, names, demos=args.demos,
+                                                 per_instruction=args.per_instruction, seed=k)
+    cfg = ProposerTrainingConfig(lr=args.lr, epochs=args.epochs, rank=args.rank)
+    done = timer()
+    rep = fit_proposer(traces(train_tasks), converted_dir(MODEL), out, cfg.lora(),
+                       heldout=traces(held), base_name=MODEL,
+                       source=f"instruction_induction fold {k}", progress=not args.quiet)
+    return {"adapter": str(out), **rep, **done()}
+
+
+def evaluate_task(name: str, seed: int, base: MeteredLM, tuned: MeteredLM, args) -> dict:
+    demos, scoring, execute = task_sets(name, seed, args)
+    t = load_template
+    lik = Likelihood(base, t("likelihood"), None)
+    prior = Prior(base, t("prior_judge"), t("prior_text"), PriorWeights(5.0, 0.0, 0.0), None, "")
+    scorer = Scorer(lik, prior, _examples(scoring, "score"), len(scoring), 1.0, False)
+    humans = ii.annotations(name)
+    task = Task(name, _examples(demos, "demo"), (), None)
+    exec_examples = _examples(execute, "exec")
+
+    def execution(z: str) -> float:
+        answers = lik.answers(z, exec_examples, args.answer_tokens)
+        return statistics.mean(ii.score(name, a, e.answers) for a, e in zip(answers, execute))
+
+    out = {}
+    for arm in ARMS:
+        if arm == "human":
+            hyps = [Hypothesis(text=h) for h in humans]
+            dropped = 0
+        else:
+            proposer = Proposer(tuned if arm == "lora" else base, task,
+                                n_examples=args.demos, max_new_tokens=args.max_new_tokens,
+                                temperature=0.8, top_p=0.95)
+            jobs = [Job("initial", (), sample_index=1000 * seed + j, generation=0)
+                    for j in range(args.n)]
+            props = proposer.propose(jobs, random.Random(seed))
+            hyps = list({p.hypothesis.id: p.hypothesis for p in props if p.hypothesis}.values())
+            dropped = args.n - len([p for p in props if p.hypothesis])
+        scored = scorer.score(hyps) if hyps else []
+        if not scored:
+            out[arm] = {"n": 0, "dropped": dropped}
+            continue
+        best = max(scored, key=lambda s: s.objective)
+        sims = [max(ii.token_f1(s.hypothesis.text, h) for h in humans) for s in scored]
+        out[arm] = {"n": len(scored), "dropped": dropped,
+                    "objective_mean": statistics.mean(s.objective for s in scored),
+                    "objective_best": best.objective,
+                    "exec_accuracy_best": execution(best.hypothesis.text),
+                    "similarity_mean": statistics.mean(sims), "similarity_best": max(sims),
+                    "best": best.hypothesis.text,
+                    "texts": [s.hypothesis.text for s in scored]}
+    return out
+
+
+METRICS = ("objective_mean", "objective_best", "exec_accuracy_best", "similarity_mean")
+
+
+def summarise(rows: list[dict], n_seeds: int) -> dict:
+    """Per arm and metric: the mean over tasks for each seed, then mean and spread over seeds;
+    also the share of held-out tasks where lora beats base."""
+    out = {}
+    for arm in ARMS:
+        out[arm] = {}
+        for m in METRICS:
+            per_seed = []
+            for s in range(n_seeds):
+                vals = [r[arm][m] for r in rows if r["seed"] == s and m in r[arm]]
+                if vals:
+                    per_seed.append(statistics.mean(vals))
+            out[arm][m] = {"mean": statistics.mean(per_seed) if per_seed else None,
+                           "spread": statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0,
+                           "per_seed": per_seed}
+    wins = {}
+    for m in METRICS[:3]:
+        pairs = [(r["lora"][m], r["base"][m]) for r in rows if m in r["lora"] and m in r["base"]]
+        wins[m] = sum(a > b for a, b in pairs) / len(pairs) if pairs else None
+    out["lora_beats_base_share"] = wins
+    out["lora_beats_base_per_fold"] = {}
+    for fold in sorted({r["fold"] for r in rows}):
+        sub = [r for r in rows if r["fold"] == fold]
+        out["lora_beats_base_per_fold"][fold] = {
+            m: (statistics.mean(r["lora"][m] for r in sub if m in r["lora"]) -
+                statistics.mean(r["base"][m] for r in sub if m in r["base"]))
+            for m in METRICS[:3] if any(m in r["lora"] for r in sub)}
+    return out
+
+
+def markdown(res: dict) -> str:
+    s = res["summary"]
+    lines = ["# LoRA proposer vs base proposer vs human instructions (Instruction Induction)", "",
+             f"Command: `{res['command']}`  ", f"{res['machine']}  ",
+             f"Leave-tasks-out: {res['folds']} folds over {res['n_tasks']} tasks; the adapter of a "
+             f"fold never saw its held-out tasks. {res['seeds']} seeds (demonstrations and samples); "
+             f"N = {res['n']} proposals per source; scoring set {res['score_examples']} induce "
+             f"examples; execution on the first {res['exec_examples']} execute examples.", "",
+             "| source | objective, mean of N | objective, best of N | exec. accuracy of best "
+             "| similarity to human (token F1) |", "|---|---|---|---|---|"]
+    for arm in ARMS:
+        cells = []
+        for m in METRICS:
+            v = s[arm][m]
+            cells.append("–" if v["mean"] is None else f"{v['mean']:.3f} ± {v['spread']:.3f}")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    lines += ["", "Mean over held-out tasks, then mean ± spread (population std) over seeds.", "",
+              "Share of held-out (task, seed) pairs where lora beats base: " +
+              ", ".join(f"{m} {v:.2f}" for m, v in s["lora_beats_base_share"].items()
+                        if v is not None), "",
+              "lora − base per fold (mean over its held-out tasks and seeds):", "",
+              "| fold | held-out tasks | " + " | ".join(METRICS[:3]) + " |",
+              "|---|---|" + "---|" * 3]
+    for fold, d in s["lora_beats_base_per_fold"].items():
+        lines.append(f"| {fold} | {', '.join(res['fold_tasks'][int(fold)])} | " +
+                     " | ".join(f"{d.get(m, float('nan')):+.3f}" for m in METRICS[:3]) + " |")
+    lines += ["", "Training (2 CPU cores, SmolLM2-135M-Instruct, fp32):", "",
+              "| fold | traces | epochs | held-out answer loss, base → LoRA | wall s | CPU s |", "|---|---|---|---|---|---|"]
+    for tr in res["training"]:
+        loss = (f"{tr['heldout_loss_base']:.3f} → {tr['heldout_loss_tuned']:.3f}"
+                if "heldout_loss_tuned" in tr else "–")
+        lines.append(f"| {tr['fold']} | {tr.get('train_traces')} | {res['epochs']} | {loss} | "
+                     f"{tr.get('wall_s', '–')} | {tr.get('cpu_s', '–')} |")
+    lines += ["", f"Total wall time {res['wall_s']} s; LM calls {res['lm_calls']}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--n", type=int, default=3, help="proposals per source and task")
+    ap.add_argument("--demos", type=int, default=5)
+    ap.add_argument("--score-examples", type=int, default=12)
+    ap.add_argument("--exec-examples", type=int, default=25)
+    ap.add_argument("--per-instruction", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--answer-tokens", type=int, default=24)
+    ap.add_argument("--tasks", help="only these held-out tasks (comma-separated)")
+    ap.add_argument("--work", default=str(Path.home() / ".cache" / "igtext" / "eval-proposer"))
+    ap.add_argument("--out", default=str(RESULTS / "proposer.json"))
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+    done = timer()
+    tasks = ii.task_names()
+    folds = make_folds(tasks, args.folds)
+    only = set(args.tasks.split(",")) if args.tasks else None
+    base_lm = load_model(MODEL)
+    cache = DiskCache(default_cache_dir(None))
+    budget = Budget()
+    base = MeteredLM(base_lm, cache, budget)
+    rows, training = [], []
+    work = Path(args.work) / (f"r{args.rank}-lr{args.lr}-e{args.epochs}-"
+                              f"p{args.per_instruction}-d{args.demos}-f{args.folds}")
+    for k, held in enumerate(folds):
+        todo = [t for t in held if not only or t in only]
+        if not todo:
+            continue
+        train_tasks = [t for t in tasks if t not in held]
+        training.append({"fold": k, **train_fold(k, train_tasks, held, work / f"fold-{k}",
+                                                 args)})
+        tuned = MeteredLM(load_adapter_lm(work / f"fold-{k}", "proposer", converted_dir(MODEL),
+                                          MODEL), cache, budget, base.usage)
+        for name in todo:
+            for seed in range(args.seeds):
+                r = evaluate_task(name, seed, base, tuned, args)
+                rows.append({"fold": k, "task": name, "seed": seed, **r})
+                print(json.dumps({"fold": k, "task": name, "seed": seed,
+                                  **{a: {m: round(r[a][m], 3) for m in METRICS if m in r[a]}
+                                     for a in ARMS}}), flush=True)
+    res = {"command": "eval/proposer.py " + " ".join(
+               f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+               if k not in ("out", "work", "quiet") and v is not None),
+           "machine": "2 CPU cores, SmolLM2-135M-Instruct (fp32) as proposer, scorer and executor",
+           "folds": args.folds, "n_tasks": len(tasks), "seeds": args.seeds, "n": args.n,
+           "score_examples": args.score_examples, "exec_examples": args.exec_examples,
+           "epochs": args.epochs, "fold_tasks": folds, "training": training,
+           "summary": summarise(rows, args.seeds), "rows": rows,
+           "lm_calls": base.usage.calls, **done()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+    Path(args.out).with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
