@@ -82,7 +82,8 @@ def train_fold(k: int, train_tasks: list[str], held: list[str], out: Path, args)
     def traces(names):
         return traces_from_instruction_induction(None, names, demos=args.demos,
                                                  per_instruction=args.per_instruction, seed=k)
-    cfg = ProposerTrainingConfig(lr=args.lr, epochs=args.epochs, rank=args.rank)
+    cfg = ProposerTrainingConfig(lr=args.lr, epochs=args.epochs, rank=args.rank,
+                                 top_layers=args.top_layers)
     done = timer()
     rep = fit_proposer(traces(train_tasks), converted_dir(MODEL), out, cfg.lora(),
                        heldout=traces(held), base_name=MODEL,
@@ -157,6 +158,8 @@ def summarise(rows: list[dict], n_seeds: int) -> dict:
         pairs = [(r["lora"][m], r["base"][m]) for r in rows if m in r["lora"] and m in r["base"]]
         wins[m] = sum(a > b for a, b in pairs) / len(pairs) if pairs else None
     out["lora_beats_base_share"] = wins
+    out["no_valid_proposal"] = {arm: sum(1 for r in rows if not r[arm].get("n")) for arm in ARMS}
+    out["dropped_proposals"] = {arm: sum(r[arm].get("dropped", 0) for r in rows) for arm in ARMS}
     out["lora_beats_base_per_fold"] = {}
     for fold in sorted({r["fold"] for r in rows}):
         sub = [r for r in rows if r["fold"] == fold]
@@ -183,7 +186,10 @@ def markdown(res: dict) -> str:
             v = s[arm][m]
             cells.append("–" if v["mean"] is None else f"{v['mean']:.3f} ± {v['spread']:.3f}")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean over held-out tasks, then mean ± spread (population std) over seeds.", "",
+    lines += ["", "Mean over held-out tasks, then mean ± spread (population std) over seeds. "
+              f"(task, seed) pairs with no valid proposal (left out of the means): "
+              f"{s['no_valid_proposal']}; proposals dropped by the proposer's cleaning: "
+              f"{s['dropped_proposals']}.", "",
               "Share of held-out (task, seed) pairs where lora beats base: " +
               ", ".join(f"{m} {v:.2f}" for m, v in s["lora_beats_base_share"].items()
                         if v is not None), "",
@@ -209,13 +215,14 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--n", type=int, default=3, help="proposals per source and task")
-    ap.add_argument("--demos", type=int, default=5)
-    ap.add_argument("--score-examples", type=int, default=12)
-    ap.add_argument("--exec-examples", type=int, default=25)
-    ap.add_argument("--per-instruction", type=int, default=2)
+    ap.add_argument("--demos", type=int, default=4)
+    ap.add_argument("--score-examples", type=int, default=10)
+    ap.add_argument("--exec-examples", type=int, default=20)
+    ap.add_argument("--per-instruction", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--top-layers", type=int, default=16, help="adapt only the last N layers")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--answer-tokens", type=int, default=24)
     ap.add_argument("--tasks", help="only these held-out tasks (comma-separated)")
@@ -232,8 +239,9 @@ def main() -> None:
     budget = Budget()
     base = MeteredLM(base_lm, cache, budget)
     rows, training = [], []
-    work = Path(args.work) / (f"r{args.rank}-lr{args.lr}-e{args.epochs}-"
+    work = Path(args.work) / (f"r{args.rank}-t{args.top_layers}-lr{args.lr}-e{args.epochs}-"
                               f"p{args.per_instruction}-d{args.demos}-f{args.folds}")
+    log = open(Path(args.out).with_suffix(".rows.jsonl"), "a", encoding="utf-8")
     for k, held in enumerate(folds):
         todo = [t for t in held if not only or t in only]
         if not todo:
@@ -247,6 +255,8 @@ def main() -> None:
             for seed in range(args.seeds):
                 r = evaluate_task(name, seed, base, tuned, args)
                 rows.append({"fold": k, "task": name, "seed": seed, **r})
+                log.write(json.dumps(rows[-1]) + "\n")
+                log.flush()
                 print(json.dumps({"fold": k, "task": name, "seed": seed,
                                   **{a: {m: round(r[a][m], 3) for m in METRICS if m in r[a]}
                                      for a in ARMS}}), flush=True)
