@@ -1,6 +1,7 @@
 """Tasks: the documented file format, and built-in generated tasks.
 
-`load_task("path/to/task.jsonl" | "path/to/task.yaml" | "builtin:husky")`.
+`load_task("path/to/task.jsonl" | "path/to/task.yaml" | "builtin:husky")`, and the public
+benchmarks: `ii:NAME` (Instruction Induction), `hypobench:NAME[@ind]`, `cad:sentiment`.
 """
 from __future__ import annotations
 
@@ -16,8 +17,30 @@ def builtin_tasks() -> dict:
     return {"husky": husky_task}
 
 
+def public_task(spec: str) -> Task:
+    """`ii:NAME`, `hypobench:NAME[@ind]` or `cad:sentiment`, read from the data directory
+    (`igtext.tasks.datadir`; never copied into igtext)."""
+    kind, _, name = spec.partition(":")
+    if kind == "ii":
+        from igtext.tasks.instruction_induction import ii_task, task_names
+        if name not in task_names():
+            raise InputError(f"unknown Instruction Induction task {name!r}; known: "
+                             f"{', '.join(task_names())}", field="task")
+        return ii_task(name)
+    if kind == "hypobench":
+        from igtext.tasks.hypobench import hypobench_task
+        name, _, shift = name.partition("@")
+        return hypobench_task(name, shift=shift or "ood")
+    if name != "sentiment":
+        raise InputError(f"unknown CAD task {name!r}; known: cad:sentiment", field="task")
+    from igtext.tasks.cad import cad_task
+    return cad_task()
+
+
 def load_task(spec: str | Path) -> Task:
     spec = str(spec)
+    if spec.split(":", 1)[0] in ("ii", "hypobench", "cad") and ":" in spec:
+        return public_task(spec)
     if spec.startswith("builtin:"):
         name = spec.split(":", 1)[1]
         makers = builtin_tasks()

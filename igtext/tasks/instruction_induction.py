@@ -2,9 +2,9 @@
 held-out execution set (`raw/execute`) and 4-10 instructions people wrote per task
 (`annotations`).
 
-The data are not shipped with igtext. By default they are read from the environment
-variable `IGTEXT_II_DIR`, else from `shared/data/instruction_induction` next to the
-checkout; any copy of the upstream `data/` layout works. Field quirks follow APE's loader
+The data are not shipped with igtext: they are read from `IGTEXT_II_DIR`, else from
+`instruction_induction/` of the data directory (`igtext.tasks.datadir`); any copy of the
+upstream `data/` layout works. Field quirks follow APE's loader
 (cause_and_effect, common_concept, and the tasks with several acceptable answers), and so
 does the metric (`score`).
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from igtext.data import Example, Task
 from igtext.errors import InputError
+from igtext.tasks.datadir import data_dir
 
 F1_TASKS = {"common_concept", "informal_to_formal"}
 SET_TASKS = {"orthography_starts_with", "taxonomy_animal"}
@@ -35,15 +36,8 @@ class IIExample:
     answers: tuple[str, ...]       # every acceptable answer (output first)
 
 
-def default_dir() -> Path:
-    env = os.environ.get("IGTEXT_II_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "instruction_induction"
-
-
 def _data(root: str | os.PathLike | None) -> Path:
-    root = Path(root) if root else default_dir()
+    root = data_dir("instruction_induction", root or os.environ.get("IGTEXT_II_DIR"))
     data = root / "data" if (root / "data" / "annotations").is_dir() else root
     if not (data / "annotations").is_dir():
         raise InputError("not an Instruction Induction copy (no data/annotations/); set "

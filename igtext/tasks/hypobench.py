@@ -1,0 +1,133 @@
+"""HypoBench (Liu et al. 2025): real classification tasks with an in-distribution test split
+and an out-of-distribution one, and synthetic tasks with known rules.
+
+`hypobench_task(name)` gives D = the train split and D' = the OOD split (`shift="ind"`: the
+in-distribution test split instead). gptgc_detect and llamagc_detect are each other's OOD
+set (stories by another generator). Inputs with several features are written one feature
+per line ("First headline: ..."). Labels are the values found in the data.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+from igtext.data import Example, Task
+from igtext.errors import InputError
+from igtext.tasks.datadir import data_dir
+
+# name -> (folder, train file, IND test file, OOD file (folder-relative to real_datasets))
+REAL = {
+    "deceptive_reviews": ("deceptive_reviews", "hotel_reviews_train.json",
+                          "hotel_reviews_test.json", "deceptive_reviews/ood_hotel_reviews_all.json"),
+    "headline_binary": ("headline_binary", "headline_binary_train.json",
+                        "headline_binary_test.json", "headline_binary/headline_binary_ood.json"),
+    "retweet": ("retweet", "retweet_train.json", "retweet_test.json", "retweet/retweet_ood.json"),
+    "gptgc_detect": ("gptgc_detect", "WP_aigc_detect_train.json", "WP_aigc_detect_test.json",
+                     "llamagc_detect/WP_aigc_detect_test.json"),
+    "llamagc_detect": ("llamagc_detect", "WP_aigc_detect_train.json",
+                       "WP_aigc_detect_test.json", "gptgc_detect/WP_aigc_detect_test.json"),
+}
+SYNTHETIC = {"shoe": "shoe"}
+
+
+def _load(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file (is the HypoBench copy complete?)", file=str(path)) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON: {e.msg}", file=str(path), line=e.lineno) from None
+    if not isinstance(data, dict) or not isinstance(data.get("label"), list):
+        raise InputError("expected a JSON object of parallel lists with a 'label' list",
+                         file=str(path), field="label")
+    return data
+
+
+def _examples(path: Path, features: dict, prefix: str) -> list[Example]:
+    data = _load(path)
+    names = ([f for f in features if f in data] or
+             [k for k in data if not k.startswith("label") and isinstance(data[k], list)])
+    if not names:
+        raise InputError(f"none of the features {list(features)} is in the file",
+                         file=str(path), field="features")
+    for f in names:
+        if len(data[f]) != len(data["label"]):
+            raise InputError(f"{len(data[f])} values but {len(data['label'])} labels",
+                             file=str(path), field=f)
+    out = []
+    for i, label in enumerate(data["label"]):
+        if len(names) == 1:
+            text = str(data[names[0]][i])
+        else:
+            text = "\n".join(f"{features.get(f, {}).get('description', f)}: {data[f][i]}"
+                             for f in names)
+        out.append(Example(f"{prefix}-{i:04d}", text.strip(), str(label).strip()))
+    return out
+
+
+def task_names() -> list[str]:
+    return sorted(REAL) + sorted(SYNTHETIC)
+
+
+def known_hypotheses(name: str, root: str | os.PathLike | None = None) -> list[str]:
+    """Hypotheses from the literature (real tasks) or the ground truth (synthetic)."""
+    folder = _folder(name, root)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    got = meta.get("ground_truth_hypotheses") or meta.get("known_hypotheses") or []
+    if isinstance(got, str):
+        import ast
+        try:
+            got = ast.literal_eval(got)
+        except (ValueError, SyntaxError):
+            got = [got]
+    return [str(h) for h in got]
+
+
+def _folder(name: str, root) -> Path:
+    base = data_dir("hypobench", root)
+    if name in REAL:
+        return base / "real_datasets" / REAL[name][0]
+    if name in SYNTHETIC:
+        return base / "synthetic_datasets" / SYNTHETIC[name]
+    raise InputError(f"unknown HypoBench task {name!r}; known: {', '.join(task_names())}",
+                     field="task")
+
+
+def hypobench_task(name: str, root: str | os.PathLike | None = None, shift: str = "ood",
+                   n_train: int | None = None, n_test: int | None = None,
+                   seed: int = 0) -> Task:
+    """D: the train split (a seeded sample of `n_train`); D': the OOD split, or the IND
+    test split with `shift="ind"` (a seeded sample of `n_test`). Synthetic tasks have no
+    OOD split: D' is their test split."""
+    if shift not in ("ood", "ind"):
+        raise InputError(f"unknown shift {shift!r} (ood or ind)", field="shift")
+    folder = _folder(name, root)
+    meta_path = folder / "metadata.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError) as e:
+        raise InputError(f"unreadable metadata ({e})", file=str(meta_path)) from None
+    features = meta.get("features") or {}
+    if name in REAL:
+        _, train_f, ind_f, ood_f = REAL[name]
+        test_path = (folder.parent / ood_f) if shift == "ood" else folder / ind_f
+        train_path = folder / train_f
+    else:
+        train_path, test_path = folder / f"{name}_train.json", folder / f"{name}_test.json"
+    train = _examples(train_path, features, "train")
+    test = _examples(test_path, features, "test")
+    rng = random.Random(seed)
+    if n_train and n_train < len(train):
+        train = rng.sample(train, n_train)
+    if n_test and n_test < len(test):
+        test = rng.sample(test, n_test)
+    labels = tuple(sorted({e.label for e in train}))
+    unknown = {e.label for e in test} - set(labels)
+    if unknown:
+        raise InputError(f"labels {sorted(unknown)} occur in D' but not in D",
+                         file=str(test_path), field="label")
+    return Task(name=f"hypobench:{name}" + ("" if shift == "ood" else "@ind"),
+                train=tuple(train), test=tuple(test), labels=labels,
+                description=str(meta.get("task_description", "")))
