@@ -154,3 +154,31 @@ def test_trace_longer_than_max_length_is_refused(tmp_path, tiny_model_dir, capsy
     assert main(["train-proposer", "--data", str(data), "--out", str(tmp_path / "a"),
                  "--config", str(cfg), "--model", f"hf:{tiny_model_dir}"]) == 2
     assert "lora.yaml:2: field 'rank'" in capsys.readouterr().err
+
+
+@needs_ii
+@pytest.mark.slow
+def test_train_proposer_on_smollm_and_search_with_it(real_lm, tmp_path, capsys):
+    """The real path: traces from Instruction Induction, a few LoRA steps on SmolLM2, the
+    adapter loaded in a search on a held-out task."""
+    import igtext
+    from igtext.tasks.instruction_induction import ii_task
+    data = tmp_path / "traces.jsonl"
+    assert main(["traces", "instruction-induction", "--data-dir", str(II), "--tasks",
+                 "antonyms,synonyms,sum", "--per-instruction", "1", "--demos", "3",
+                 "--out", str(data)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "adapter"
+    assert main(["train-proposer", "--data", str(data), "--out", str(out), "--epochs", "1",
+                 "--heldout-tasks", "sum", "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["train_traces"] == len(read_traces(data)) - rep["heldout_traces"] > 0
+    assert rep["heldout_loss_tuned"] < rep["heldout_loss_base"]
+    config = igtext.RunConfig.model_validate({
+        "search": {"generations": 1, "population": 2, "offspring": 2, "elite": 1},
+        "likelihood": {"search_examples": 4}, "proposer": {"max_new_tokens": 32}})
+    res = igtext.search(ii_task("singular_to_plural", II, n_train=6, n_test=4), config=config,
+                        out_dir=tmp_path / "run", cache_dir=tmp_path / "cache",
+                        proposer_adapter=out)
+    assert res.extra["proposer_model"].startswith("smollm2-135m+proposer:")
+    assert res.best.objective is not None
