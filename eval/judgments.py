@@ -64,30 +64,60 @@ def label_items(pool, inputs, n, rng, person):
             for (z, x), (a, d) in zip(items, person.label(items))]
 
 
+def grouped_label_items(zs, inputs, per_z, rng, person):
+    """`per_z` judgments under each z, on inputs of different breeds where possible."""
+    by_breed: dict[str, list[str]] = {}
+    for e in inputs:
+        by_breed.setdefault(e.label, []).append(e.input)
+    items = []
+    for z in zs:
+        breeds = rng.sample(sorted(by_breed), min(per_z, len(by_breed)))
+        breeds += [rng.choice(sorted(by_breed)) for _ in range(per_z - len(breeds))]
+        items += [(z, rng.choice(by_breed[b])) for b in breeds]
+    return [LabelJudgment(z, x, a, d, person.annotator, "simulated")
+            for (z, x), (a, d) in zip(items, person.label(items))]
+
+
 def part_likelihood(args, base, work) -> dict:
     task = husky_task()
-    pool = hypothesis_pool(300, seed=21)
-    train_pool, test_pool = pool[:240], pool[240:]
-    rng = random.Random(3)
+    test_pool = hypothesis_pool(300, seed=21)[240:]       # the held-out z's of every run
     person = SimulatedPerson(seed=4)
-    train = label_items(train_pool, [e.input for e in task.train], args.labels, rng, person)
+    # Training: many distinct z's (right, partial, wrong, background, generic rules), each
+    # with `lik_per_z` inputs in D's words (D's sentences and more sentences like them).
+    held = set(test_pool)
+    zs = [z for z in hypothesis_pool(args.labels // args.lik_per_z + len(held), seed=31)
+          if z not in held][:args.labels // args.lik_per_z]
+    more = husky_task(n_train=400, n_test=0, seed=123)
+    seen_x: set[str] = set()
+    train_inputs = [e for e in task.train + more.train
+                    if not (e.input in seen_x or seen_x.add(e.input))]
+    train = grouped_label_items(zs, train_inputs, args.lik_per_z, random.Random(3), person)
     fresh = husky_task(n_train=240, n_test=0, seed=99)          # new sentences, D's words
-    heldout = {"new_z_new_inputs": label_items(test_pool, [e.input for e in fresh.train], 240,
-                                               rng, person),
+    new_inputs = [e.input for e in fresh.train if e.input not in seen_x]
+    rng = random.Random(5)
+    held_person = SimulatedPerson(seed=6)
+    heldout = {"new_z_new_inputs": label_items(test_pool, new_inputs, 240, rng, held_person),
                "new_z_d_prime_wordings": label_items(test_pool, [e.input for e in task.test],
-                                                     240, rng, person)}
+                                                     240, rng, held_person)}
     done = cpu_timer()
-    report = fit_likelihood(train, task.labels, base, work / "likelihood", LoraSettings(
-        rank=16, alpha=32, lr=args.lik_lr, epochs=args.lik_epochs, batch_size=8, max_length=320,
-        top_layers=args.lik_layers, targets=("q_proj", "k_proj", "v_proj", "o_proj")),
-        heldout=heldout, base_name="smollm2-135m")
+    settings = LoraSettings(
+        rank=args.lik_rank, alpha=2 * args.lik_rank, lr=args.lik_lr, epochs=args.lik_epochs,
+        batch_size=8, max_length=320, top_layers=args.lik_layers or None,
+        targets=tuple(args.lik_targets.split(",")), warmup=args.lik_warmup,
+        schedule=args.lik_schedule, clip=args.lik_clip or None)
+    out = Path(args.lik_adapter_out) if args.lik_adapter_out else work / "likelihood"
+    report = fit_likelihood(train, task.labels, base, out, settings, heldout=heldout,
+                            base_name="smollm2-135m")
     for name in heldout:
         h = report[name]
         h["log_loss_reduction"] = 1 - h["fitted"]["log_loss"] / h["zero_shot"]["log_loss"]
         h["oracle_log_loss"] = sum(-math.log(j.distribution[j.answer])
                                    for j in heldout[name]) / len(heldout[name])
-    return {**report, **done(), "heldout_note": "z's never in training; inputs either new "
-            "sentences in D's words, or D' sentences whose trait words never occur in D"}
+    return {**report, **done(), "train_z": len(zs), "train_inputs": len(train_inputs),
+            "settings": {k: v for k, v in vars(settings).items()},
+            "heldout_note": "60 z's never in training (hypothesis_pool(300, seed=21)[240:]); "
+            "inputs either new sentences in D's words (none in training), or D' sentences "
+            "whose trait words never occur in D"}
 
 
 LOOP_SEEDS = [
@@ -101,44 +131,85 @@ LOOP_SEEDS = [
 ]
 
 
+def person_accuracy(z: str, examples) -> float:
+    """Expected accuracy of the simulated person labelling `examples` while following z
+    (a measure of z that does not depend on any M_L)."""
+    from igtext.tasks.husky_world import label_distribution
+    hits = 0.0
+    for e in examples:
+        dist = label_distribution(z, e.input)
+        top = max(dist.values())
+        winners = [y for y, p in dist.items() if p == top]
+        hits += (e.label in winners) / len(winners)
+    return hits / len(examples)
+
+
 def part_loop(args, work) -> dict:
     import igtext
     from igtext.config import RunConfig
 
     task = husky_task(n_train=80, n_test=80, seed=5)
-    base = {"seed": 7, "budget": {"max_calls": args.loop_calls},
-            "search": {"generations": args.loop_generations, "population": 4, "offspring": 2,
-                       "elite": 2, "seeds": LOOP_SEEDS},
-            "likelihood": {"search_examples": 16, "calibrate": False},
-            "proposer": {"max_new_tokens": 64}}
-    out = {}
-    for name, refresh in (("without_loop", {"every": 0}),
-                          ("with_loop", {"every": 1, "judge": "simulated", "comparisons": 30,
-                                         "labels": 80, "top": 4})):
-        cfg = RunConfig.model_validate({**base, "refresh": refresh})
-        done = cpu_timer()
-        res = igtext.search(task, config=cfg, out_dir=work / name, cache_dir=work / "cache")
-        out[name] = {"test_accuracy": res.test_accuracy, "train_accuracy": res.train_accuracy,
-                     "best": res.best.hypothesis.text, "lm_calls": res.extra["lm_calls"],
-                     "adapters": res.extra["adapters"], **done()}
-    out["same_seed_and_budget"] = {"seed": 7, "max_calls": args.loop_calls}
+    out = {"runs": []}
+    for seed in [int(s) for s in str(args.loop_seeds).split(",")]:
+        base = {"seed": seed, "budget": {"max_calls": args.loop_calls},
+                "search": {"generations": args.loop_generations, "population": 4,
+                           "offspring": 2, "elite": 2, "seeds": LOOP_SEEDS},
+                "likelihood": {"search_examples": 16, "calibrate": False,
+                               "adapter": args.loop_lik_adapter or None},
+                "prior": {"adapter": args.loop_prior_adapter or None},
+                "proposer": {"max_new_tokens": 64}}
+        for name, refresh in (("without_loop", {"every": 0}),
+                              ("with_loop", {"every": 1, "judge": "simulated",
+                                             "comparisons": args.loop_comparisons,
+                                             "labels": args.loop_labels, "top": 4})):
+            cfg = RunConfig.model_validate({**base, "refresh": refresh})
+            done = cpu_timer()
+            res = igtext.search(task, config=cfg, out_dir=work / f"{name}-{seed}",
+                                cache_dir=work / f"cache-{seed}-{name}")
+            out["runs"].append({
+                "arm": name, "seed": seed, "test_accuracy": res.test_accuracy,
+                "train_accuracy": res.train_accuracy,
+                "person_test_accuracy": person_accuracy(res.best.hypothesis.text, task.test),
+                "best": res.best.hypothesis.text, "lm_calls": res.extra["lm_calls"],
+                "likelihood_model": res.extra["likelihood_model"],
+                "adapters": res.extra["adapters"], **done()})
+            print(json.dumps(out["runs"][-1]), flush=True)
+    out["same_seed_and_budget"] = {"max_calls": args.loop_calls,
+                                   "generations": args.loop_generations}
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--comparisons", type=int, default=500)
-    ap.add_argument("--labels", type=int, default=600)
+    ap.add_argument("--labels", type=int, default=4000)
     ap.add_argument("--prior-epochs", type=int, default=2)
-    ap.add_argument("--lik-epochs", type=int, default=2)
-    ap.add_argument("--lik-lr", type=float, default=1e-3)
-    ap.add_argument("--lik-layers", type=int, default=16)
+    ap.add_argument("--lik-epochs", type=int, default=1)
+    ap.add_argument("--lik-lr", type=float, default=2e-3)
+    ap.add_argument("--lik-layers", type=int, default=0, help="top layers with LoRA (0: all)")
+    ap.add_argument("--lik-rank", type=int, default=16)
+    ap.add_argument("--lik-targets", default="q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,"
+                    "down_proj")
+    ap.add_argument("--lik-per-z", type=int, default=4, help="label judgments per training z")
+    ap.add_argument("--lik-warmup", type=float, default=0.05)
+    ap.add_argument("--lik-schedule", default="cosine")
+    ap.add_argument("--lik-clip", type=float, default=1.0)
+    ap.add_argument("--lik-adapter-out", default="", help="keep the fitted M_L adapter here")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--top-layers", type=int, default=8)
     ap.add_argument("--loop-calls", type=int, default=12000)
     ap.add_argument("--loop-generations", type=int, default=2)
+    ap.add_argument("--loop-seeds", default="7")
+    ap.add_argument("--loop-comparisons", type=int, default=30)
+    ap.add_argument("--loop-labels", type=int, default=80)
+    ap.add_argument("--loop-lik-adapter", default="", help="both arms start from this M_L")
+    ap.add_argument("--loop-prior-adapter", default="", help="both arms start from this prior")
     ap.add_argument("--parts", default="prior,likelihood,loop")
     ap.add_argument("--out", default=str(RESULTS / "judgments.json"))
     args = ap.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     base = converted_dir("smollm2-135m")
     out = {"command": "eval/judgments.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")}

@@ -4,7 +4,11 @@ Every `refresh.every` generations: take the current top z's, make comparisons (e
 of the top z's, then each top z against others the search has scored) and label items
 (each top z with inputs from D and D'), collect the answers into the run's judgment store,
 refit the prior and M_L with LoRA on everything collected so far, swap them into the
-scorer, and rescore the population. Each refresh is one `refresh` event in the run log;
+scorer, and rescore the population. When the run starts from fitted adapters
+(`prior.adapter`, `likelihood.adapter`), each refit continues from them, at a quarter of the
+learning rate, rather than from the base model: a few dozen new judgments then adjust the
+fitted models to the z's and inputs the search is looking at instead of replacing
+them. Each refresh is one `refresh` event in the run log;
 the adapters live under RUNDIR/adapters/ and the checkpoint names the current ones.
 """
 from __future__ import annotations
@@ -18,13 +22,16 @@ from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
 from igtext.likelihood import Likelihood
 from igtext.lm.cache import MeteredLM
 from igtext.search.base import SearchContext
+from igtext.training.likelihood_ft import RECIPE as LIKELIHOOD_RECIPE
 from igtext.training.likelihood_ft import fit_likelihood, load_tuned_lm
 from igtext.training.lora import LoraSettings
 from igtext.training.reward import RewardPrior, fit_prior
 
 PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
-LIKELIHOOD_LORA = LoraSettings(rank=16, alpha=32, lr=1e-3, batch_size=8, max_length=320,
-                               top_layers=12, targets=("q_proj", "k_proj", "v_proj", "o_proj"))
+LIKELIHOOD_LORA = LIKELIHOOD_RECIPE
+
+
+WARM_LR_SCALE = 0.25      # learning rate of a refit that continues from a fitted adapter
 
 
 class Refresher:
@@ -74,17 +81,21 @@ class Refresher:
         comps = [(c.z_a, c.z_b, c.winner) for c in self.store.comparisons()]
         if sum(w in ("a", "b") for _, _, w in comps) >= 4:
             path = self.root / "adapters" / f"prior-g{generation}"
+            init = self.cfg.prior.adapter
             rep = fit_prior(comps, self.base_dir, path,
-                            _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed),
-                            base_name=self.base_name, progress=self.progress)
+                            _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed,
+                                  lr=PRIOR_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                            base_name=self.base_name, progress=self.progress, init=init)
             out["prior"] = {"path": str(path.relative_to(self.root)), "report": rep}
         labels = self.store.labels()
         if self.task.labels and len(labels) >= 4:
             path = self.root / "adapters" / f"likelihood-g{generation}"
+            init = self.cfg.likelihood.adapter
             rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
                                  _with(LIKELIHOOD_LORA, epochs=r.likelihood_epochs,
-                                       seed=self.cfg.seed),
-                                 base_name=self.base_name, progress=self.progress)
+                                       seed=self.cfg.seed,
+                                       lr=LIKELIHOOD_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                                 base_name=self.base_name, progress=self.progress, init=init)
             out["likelihood"] = {"path": str(path.relative_to(self.root)), "report": rep}
         return out
 

@@ -160,6 +160,64 @@ def test_fit_likelihood_tiny(tiny_dir, tmp_path):
         RewardPrior(tmp_path / "l", tiny_dir)
 
 
+def test_grouped_label_logprobs_equal_the_scoring_backend(tiny_dir):
+    """Training runs the z prefix once per group and packs every label behind each input;
+    the label log-probabilities equal those M_L is scored with in search."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from igtext.lm.base import LogprobRequest
+    from igtext.lm.hf import TransformersLM
+    from igtext.training.likelihood_ft import _group_label_logprobs, _groups
+    from igtext.training.lora import LoraSettings
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    model = get_peft_model(model, LoraSettings(targets=("q_proj", "v_proj", "up_proj"))
+                           .peft_config("CAUSAL_LM", model.config.num_hidden_layers))
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.05)
+    model.eval()
+    prompts = [f"Instructions: {GOOD}\nInput: {x}\nAnswer:"
+               for x in ("a dog in snow", "a dog with curled fur on a sofa", "spots")]
+    labels = [" husky", " dalmatian", " poodle"]
+    conts = [tok(y, add_special_tokens=False).input_ids for y in labels]
+    want = TransformersLM(model.get_base_model(), tok, "t").logprob(
+        [LogprobRequest(c, y) for c in prompts for y in labels])
+    want = torch.tensor([r.total for r in want]).view(3, 3)
+    for group in (prompts, prompts[:1]):
+        with torch.no_grad():
+            got = _group_label_logprobs(model, [tok(c).input_ids for c in group], conts, 0)
+        assert torch.allclose(got, want[:len(group)], atol=1e-4)
+    assert _groups([("z", 1, 0), ("w", 2, 0), ("z", 3, 0), ("z", 4, 0)], 2) == [[0, 2], [3], [1]]
+
+
+def test_lr_schedule():
+    from igtext.training.lora import LoraSettings, lr_factor
+    f = lr_factor(LoraSettings(warmup=0.1, schedule="cosine"), 100)
+    assert f(0) < f(5) < f(10) == 1.0 and f(55) == pytest.approx(0.5, abs=0.02) and f(99) < 0.01
+    g = lr_factor(LoraSettings(warmup=0.0, schedule="linear"), 10)
+    assert g(0) == 1.0 and g(5) == pytest.approx(0.5)
+    assert lr_factor(LoraSettings(), 10)(7) == 1.0
+    with pytest.raises(InputError, match="schedule"):
+        lr_factor(LoraSettings(schedule="step"), 10)
+
+
+def test_fit_likelihood_continues_from_an_adapter(tiny_dir, tmp_path):
+    from igtext.training.likelihood_ft import fit_likelihood
+    from igtext.training.lora import LoraSettings, adapter_hash, read_meta
+    js = [LabelJudgment("Name the breed.", f"a dog {i}", "husky", None, "a", "simulated")
+          for i in range(8)]
+    s = LoraSettings(epochs=1, lr=1e-2, warmup=0.2, schedule="cosine", clip=1.0)
+    fit_likelihood(js, ("husky", "poodle"), tiny_dir, tmp_path / "a", s, progress=False)
+    rep = fit_likelihood(js, ("husky", "poodle"), tiny_dir, tmp_path / "b", s, progress=False,
+                         init=tmp_path / "a")
+    assert rep["init_adapter"] == adapter_hash(tmp_path / "a")
+    assert adapter_hash(tmp_path / "b") != adapter_hash(tmp_path / "a")
+    assert read_meta(tmp_path / "b", "likelihood")["settings"]["schedule"] == "cosine"
+
+
 @pytest.fixture
 def tiny_run(tmp_path, tiny_dir):
     """A finished run on the toy task with the tiny model (as hf:PATH)."""
@@ -247,3 +305,29 @@ def test_refresh_loop_with_simulated_person(tmp_path, tiny_dir):
     again = igtext.resume(tmp_path / "k", model=scripted_lm(), cache_dir=tmp_path / "kc")
     assert again.best.id == res.best.id
     assert again.test_accuracy == res.test_accuracy
+
+
+def test_refresh_continues_from_the_configured_adapter(tmp_path, tiny_dir):
+    """A run that starts from a fitted M_L refits from it, not from the base model."""
+    import igtext
+    from conftest import scripted_lm
+    from igtext.config import RunConfig
+    from igtext.runlog import read_events
+    from igtext.training.likelihood_ft import fit_likelihood
+    from igtext.training.lora import LoraSettings, adapter_hash
+    task = husky_task(n_train=12, n_test=8, seed=2)
+    js = [LabelJudgment(GOOD, e.input, e.label, None, "a", "simulated") for e in task.train]
+    fit_likelihood(js, task.labels, tiny_dir, tmp_path / "ml", LoraSettings(epochs=1),
+                   base_name=f"hf:{tiny_dir}", progress=False)
+    cfg = RunConfig.model_validate({
+        "model": f"hf:{tiny_dir}", "search": {"generations": 1, "population": 3,
+                                               "offspring": 2, "elite": 1},
+        "likelihood": {"search_examples": 6, "adapter": str(tmp_path / "ml")},
+        "refresh": {"every": 1, "judge": "simulated", "comparisons": 0, "labels": 8, "top": 3,
+                    "likelihood_epochs": 1}})
+    igtext.search(task, config=cfg, model=scripted_lm(), out_dir=tmp_path / "r",
+                  cache_dir=tmp_path / "c")
+    events, _ = read_events(tmp_path / "r" / "events.jsonl")
+    (refresh,) = [e for e in events if e["event"] == "refresh"]
+    assert refresh["fit"]["likelihood"]["init_adapter"] == adapter_hash(tmp_path / "ml")
+    assert "prior" not in refresh["fit"]                 # no comparisons asked for

@@ -1,16 +1,19 @@
 """M_L fine-tuned on label judgments: learn to answer as a person following z would.
 
 Each judgment (z, x, answer) becomes the M_L prompt of z and x (`prompts/likelihood.j2`).
-When the labels start with distinct tokens (as most label sets do), the loss is the
-cross-entropy between the person's answer distribution (or their one answer) and M_L's
-distribution over the label set at the answer position, the quantity M_L is scored on;
-otherwise LoRA is trained on the answer tokens. To learn to *follow z* rather
+For a closed label set the loss is the cross-entropy between the person's answer
+distribution (or their one answer) and M_L's distribution over the label set, each label's
+log-probability summed over all its tokens: exactly the quantity M_L is scored with in
+search (`Likelihood.judge`, raw). Judgments under one z share the z part of the prompt, so
+training runs that prefix once per group of GROUP inputs. Open-ended tasks train on the
+answer tokens. To learn to *follow z* rather
 than the task, the judgments should come from many different z's (right, wrong, partial and
 background rules); the held-out report uses z's (and inputs) the fit never saw.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +24,12 @@ from igtext.training.lora import LoraSettings, adapter_hash, data_hash, read_met
 from igtext.training.lora import train as train_steps
 
 KIND = "likelihood"
+GROUP = 4          # judgments under one z that share one run of the z prefix in training
+# The recipe of eval/judgments.py: LoRA on every layer's attention and MLP, warm-up and
+# cosine decay, clipped gradients; fit on thousands of judgments under distinct z's.
+RECIPE = LoraSettings(rank=16, alpha=32, lr=2e-3, epochs=1, batch_size=8, max_length=320,
+                      targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                               "down_proj"), warmup=0.05, schedule="cosine", clip=1.0)
 
 
 def _target(j) -> str | None:
@@ -32,11 +41,14 @@ def _target(j) -> str | None:
 
 
 def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: str | Path,
-                   out: str | Path, settings: LoraSettings = LoraSettings(),
+                   out: str | Path, settings: LoraSettings = RECIPE,
                    heldout: Sequence | dict = (), template: Template | None = None,
-                   base_name: str = "", progress: bool = True) -> dict:
+                   base_name: str = "", progress: bool = True,
+                   init: str | Path | None = None) -> dict:
     """Fit LoRA on (z, x -> answer) judgments; report held-out log-loss, accuracy and ECE
-    for the fitted and the zero-shot M_L (`heldout`: one list, or several by name)."""
+    for the fitted and the zero-shot M_L (`heldout`: one list, or several by name).
+    With `init` (a fitted M_L adapter), training continues from that adapter (its rank and
+    modules) instead of a fresh one."""
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,26 +69,47 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         ans = tok(lik.continuation(y), add_special_tokens=False).input_ids
         ctx = ctx[-(settings.max_length - len(ans)):]
         seqs.append((ctx, ans))
-    first = [tok(lik.continuation(y), add_special_tokens=False).input_ids[0]
+    conts = [tok(lik.continuation(y), add_special_tokens=False).input_ids
              for y in labels] if labels else []
-    label_set = bool(first) and len(set(first)) == len(first) and all(dists)
-    n_layers = model.config.num_hidden_layers
-    model = get_peft_model(model, settings.peft_config("CAUSAL_LM", n_layers))
+    label_set = bool(conts) and all(conts) and all(dists)
+    if init is not None:
+        from peft import PeftModel
+        read_meta(init, KIND)
+        model = PeftModel.from_pretrained(model, str(init), is_trainable=True)
+    else:
+        model = get_peft_model(model, settings.peft_config("CAUSAL_LM",
+                                                           model.config.num_hidden_layers))
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
 
-    def loss_fn(batch):
-        chunk = [seqs[k] for k in batch]
-        if label_set:
-            target = torch.tensor([dists[k] for k in batch])
-            return _label_set_loss(model, chunk, first, target, pad)
-        return _answer_loss(model, chunk, pad)
-    losses = train_steps(model, list(range(len(seqs))), settings, loss_fn, "fit likelihood",
-                         progress)
+    if label_set:
+        # Judgments under one z share the z part of the prompt: that prefix runs once per
+        # group of up to GROUP inputs, and the batch counts judgments, not groups.
+        units = _groups(items, GROUP)
+        per_step = replace(settings, batch_size=max(1, math.ceil(settings.batch_size / GROUP)))
+
+        def loss_fn(batch):
+            total, n = 0.0, 0
+            for u in batch:
+                scores = _group_label_logprobs(model, [seqs[k][0] for k in units[u]], conts,
+                                               pad)
+                target = torch.tensor([dists[k] for k in units[u]])
+                total = total - (target * torch.log_softmax(scores, dim=-1)).sum()
+                n += len(units[u])
+            return total / n
+        losses = train_steps(model, list(range(len(units))), per_step, loss_fn,
+                             "fit likelihood", progress)
+    else:
+        def loss_fn(batch):
+            return _answer_loss(model, [seqs[k] for k in batch], pad)
+        losses = train_steps(model, list(range(len(seqs))), settings, loss_fn,
+                             "fit likelihood", progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     report = {"train_judgments": len(items), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
               "loss": "label-set cross-entropy" if label_set else "answer tokens"}
+    if init is not None:
+        report["init_adapter"] = adapter_hash(init)
     if heldout and labels:
         from igtext.lm.hf import TransformersLM
         merged = model.merge_and_unload()
@@ -102,20 +135,74 @@ def _soft_target(j, labels) -> list[float] | None:
     return [1.0 if y == j.answer else 0.0 for y in labels] if j.answer in labels else None
 
 
-def _label_set_loss(model, chunk, first_ids, target, pad):
-    """Cross-entropy of M_L's label distribution (first tokens) against the person's."""
+def _groups(items: list, size: int) -> list[list[int]]:
+    """Indices of `items` grouped by z (first seen first), in chunks of at most `size`."""
+    by_z: dict[str, list[int]] = {}
+    for k, (z, _x, _y) in enumerate(items):
+        by_z.setdefault(z, []).append(k)
+    return [ks[i:i + size] for ks in by_z.values() for i in range(0, len(ks), size)]
+
+
+def _group_label_logprobs(model, contexts: list[list[int]], conts: list[list[int]], pad):
+    """log M_L(label | context) for every label (summed over the label's tokens, as M_L is
+    scored in search) for contexts that share a prefix (one z): the shared prefix runs once
+    with a cache, and each context's rest runs as one row after it with every label's tokens
+    packed behind it in a tree-shaped mask. Equal to a plain forward per (context, label)."""
     import torch
-    width = max(len(c) for c, _ in chunk)
-    ids = torch.full((len(chunk), width), pad)
-    att = torch.zeros((len(chunk), width), dtype=torch.long)
-    for b, (c, _) in enumerate(chunk):
-        ids[b, :len(c)] = torch.tensor(c)
-        att[b, :len(c)] = 1
+
+    from igtext.lm.hf import TransformersLM
+    shared = min(len(c) for c in contexts) - 1
+    for c in contexts[1:]:
+        k = 0
+        while k < shared and c[k] == contexts[0][k]:
+            k += 1
+        shared = k
+    if len(contexts) == 1 or shared < 8:
+        shared = 0
     base = model.get_base_model()
-    hidden = base.get_decoder()(input_ids=ids, attention_mask=att).last_hidden_state
-    last = hidden[torch.arange(len(chunk)), torch.tensor([len(c) - 1 for c, _ in chunk])]
-    logits = base.get_output_embeddings()(last)[:, first_ids]
-    return -(target * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+    cache = None
+    if shared:
+        out = base(input_ids=torch.tensor([contexts[0][:shared]]), use_cache=True)
+        cache = TransformersLM._expand_cache(getattr(out, "cache", None) or out.past_key_values,
+                                             len(contexts))
+    rest = [c[shared:] for c in contexts]
+    extra = sum(len(y) - 1 for y in conts)
+    width, batch = max(len(r) for r in rest) + extra, len(rest)
+    ids = torch.full((batch, width), pad)
+    pos = torch.zeros((batch, width), dtype=torch.long)
+    mask = torch.zeros((batch, 1, width, shared + width), dtype=torch.bool)
+    mask[:, :, :, :shared] = True
+    reads_b, reads_q, reads_t, owner = [], [], [], []
+    for b, r in enumerate(rest):
+        m = len(r)
+        toks, positions = list(r), list(range(shared, shared + m))
+        mask[b, 0, :m, shared:shared + m] = torch.tril(torch.ones((m, m), dtype=torch.bool))
+        for li, y in enumerate(conts):
+            start, body = len(toks), list(y[:-1])
+            toks += body
+            positions += list(range(shared + m, shared + m + len(body)))
+            if body:
+                k = len(body)
+                mask[b, 0, start:start + k, shared:shared + m] = True
+                mask[b, 0, start:start + k, shared + start:shared + start + k] = \
+                    torch.tril(torch.ones((k, k), dtype=torch.bool))
+            for q, t in [(m - 1, y[0])] + [(start + j - 1, y[j]) for j in range(1, len(y))]:
+                reads_b.append(b)
+                reads_q.append(q)
+                reads_t.append(t)
+                owner.append(b * len(conts) + li)
+        n = len(toks)
+        ids[b, :n] = torch.tensor(toks)
+        pos[b, :n] = torch.tensor(positions)
+        for q in range(n, width):                      # padding attends to itself only
+            mask[b, 0, q, shared + q] = True
+    hidden = base.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=mask,
+                                cache=cache, use_cache=cache is not None).last_hidden_state
+    h = hidden[torch.tensor(reads_b), torch.tensor(reads_q)]
+    logp = torch.log_softmax(base.get_output_embeddings()(h).float(), dim=-1)
+    picked = logp[torch.arange(len(reads_t)), torch.tensor(reads_t)]
+    total = torch.zeros(batch * len(conts)).index_add(0, torch.tensor(owner), picked)
+    return total.view(batch, len(conts))
 
 
 def _answer_loss(model, chunk, pad):

@@ -24,6 +24,9 @@ class LoraSettings:
     batch_size: int = 8
     max_length: int = 256
     seed: int = 0
+    warmup: float = 0.0               # share of the steps with a linear warm-up of the lr
+    schedule: str = "constant"        # constant | linear | cosine (decay after the warm-up)
+    clip: float | None = None         # max gradient norm (None: no clipping)
 
     def peft_config(self, task_type: str, n_layers: int, modules_to_save=None):
         from peft import LoraConfig
@@ -38,13 +41,17 @@ class LoraSettings:
 def train(model, items: list, settings: LoraSettings, loss_fn, what: str,
           progress: bool) -> list[float]:
     """Minibatch AdamW over `items` for `settings.epochs`, shuffled with `settings.seed`;
-    `loss_fn(batch)` gives the loss of a batch. Returns the loss of every step."""
+    `loss_fn(batch)` gives the loss of a batch. The learning rate warms up over
+    `settings.warmup` of the steps, then follows `settings.schedule`; gradients are clipped
+    to norm `settings.clip`. Returns the loss of every step."""
     import random
 
     import torch
     rng = random.Random(settings.seed)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=settings.lr)
     steps = settings.epochs * ((len(items) + settings.batch_size - 1) // settings.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(settings, steps))
     losses: list[float] = []
     model.train()
     with progress_bar(progress, steps, what) as tick:
@@ -55,11 +62,34 @@ def train(model, items: list, settings: LoraSettings, loss_fn, what: str,
                 loss = loss_fn(order[i:i + settings.batch_size])
                 opt.zero_grad()
                 loss.backward()
+                if settings.clip:
+                    torch.nn.utils.clip_grad_norm_(params, settings.clip)
                 opt.step()
+                sched.step()
                 losses.append(loss.item())
                 tick(losses[-1])
     model.eval()
     return losses
+
+
+def lr_factor(settings: LoraSettings, steps: int):
+    """The learning-rate multiplier at each step: linear warm-up, then the schedule."""
+    import math
+    if settings.schedule not in ("constant", "linear", "cosine"):
+        raise InputError(f"unknown learning-rate schedule {settings.schedule!r}",
+                         field="schedule")
+    warm = int(settings.warmup * steps)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        if settings.schedule == "constant":
+            return 1.0
+        done = (step - warm) / max(1, steps - warm)
+        if settings.schedule == "linear":
+            return max(0.0, 1.0 - done)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+    return factor
 
 
 def data_hash(records: list[dict]) -> str:

@@ -44,8 +44,10 @@ def _rewards(model, tok, texts: Sequence[str], max_length: int, batch: int = 16)
 
 def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: str | Path,
               settings: LoraSettings = LoraSettings(), heldout: Sequence[tuple[str, str, str]] = (),
-              base_name: str = "", progress: bool = True) -> dict:
-    """Fit r(z) on (z_a, z_b, winner) triples; report held-out pairwise accuracy."""
+              base_name: str = "", progress: bool = True,
+              init: str | Path | None = None) -> dict:
+    """Fit r(z) on (z_a, z_b, winner) triples; report held-out pairwise accuracy. With
+    `init` (a fitted prior adapter), training continues from that adapter."""
     import torch
     from peft import get_peft_model
 
@@ -58,8 +60,14 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
                          field="comparisons")
     torch.manual_seed(settings.seed)
     model, tok = _load_base(base_dir)
-    n_layers = model.config.num_hidden_layers
-    model = get_peft_model(model, settings.peft_config("SEQ_CLS", n_layers, ["score"]))
+    if init is not None:
+        from peft import PeftModel
+        read_meta(init, KIND)
+        model = PeftModel.from_pretrained(model, str(init), is_trainable=True)
+    else:
+        model = get_peft_model(model, settings.peft_config("SEQ_CLS",
+                                                           model.config.num_hidden_layers,
+                                                           ["score"]))
 
     def bt_loss(chunk):
         r = _rewards(model, tok, [w for w, _ in chunk] + [lo for _, lo in chunk],
