@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", required=True)
     lb.add_argument("--cache-dir")
     lb.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
+    lb.add_argument("--mixture", type=int, metavar="K", default=0,
+                    help="label by the posterior over the top K z's instead of z* alone")
+    lb.add_argument("--abstain-below", type=float, default=0.0, metavar="A",
+                    help="with --mixture: abstain where the z's agreeing carry less weight")
 
     sh = sub.add_parser("show", help="summarise a run (generations, best z, budget)")
     sh.add_argument("rundir")
@@ -237,12 +240,19 @@ def _cmd_resume(a) -> None:
 
 
 def _cmd_label(a) -> None:
-    from igtext.label import label_split
+    from igtext.errors import InputError
+    from igtext.label import label_mixture, label_split
     from igtext.run import read_run_dir
+    if a.mixture < 0 or not 0 <= a.abstain_below <= 1:
+        raise InputError("--mixture must be >= 0 and --abstain-below in [0, 1]", field="mixture")
     _, _, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
-    print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
-                                 cache_dir=a.cache_dir)))
+    if a.mixture:
+        print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture, a.abstain_below,
+                                       model=_load(cfg), cache_dir=a.cache_dir)))
+    else:
+        print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
+                                     cache_dir=a.cache_dir)))
 
 
 def _cmd_show(a) -> None:

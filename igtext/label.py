@@ -15,19 +15,13 @@ from igtext.prompts import load_template
 from igtext.run import answer_tokens, read_run_dir
 
 
-def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
-                model: LanguageModel | None = None,
-                cache_dir: str | os.PathLike | None = None) -> dict:
-    """Write one line per example: id, input, label, probs (classification), gold if known.
-
-    For open-ended tasks the label is the model's greedy answer under z*, and the line
-    also carries the log-likelihood of the gold answer."""
+def _setup(run_dir, split: str, model, cache_dir):
+    """The finished run's task, config, result, the split's examples and its M_L."""
     rd, task, cfg = read_run_dir(run_dir)
     if not rd.result.exists():
         raise RunDirError("the run has not finished (no result.json); resume it first",
                           file=str(rd.root))
     result = json.loads(rd.result.read_text())
-    z = result["best"]["text"]
     examples = {"train": task.train, "test": task.test}.get(split)
     if examples is None:
         raise RunDirError(f"unknown split {split!r} (train or test)", field="split")
@@ -37,6 +31,18 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
     lm = MeteredLM(model, DiskCache(default_cache_dir(cache_dir)), Budget())
     lik = Likelihood(lm, load_template("likelihood", cfg.templates.get("likelihood")),
                      task.labels, cfg.likelihood.content_free)
+    return task, cfg, result, examples, model, lm, lik
+
+
+def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
+                model: LanguageModel | None = None,
+                cache_dir: str | os.PathLike | None = None) -> dict:
+    """Write one line per example: id, input, label, probs (classification), gold if known.
+
+    For open-ended tasks the label is the model's greedy answer under z*, and the line
+    also carries the log-likelihood of the gold answer."""
+    task, cfg, result, examples, model, lm, lik = _setup(run_dir, split, model, cache_dir)
+    z = result["best"]["text"]
     calibrated = cfg.likelihood.calibrate
     judgements = lik.judge(z, examples)
     answers = lik.answers(z, examples, answer_tokens(model, task)) if task.labels is None else None
@@ -60,4 +66,34 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     return {"examples": len(examples), "accuracy": n_correct / n_gold if n_gold else None,
             "calibrated": calibrated, "lm_calls": lm.usage.calls,
+            "lm_calls_cached": lm.usage.cached_calls}
+
+
+def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike, k: int,
+                  abstain_below: float = 0.0, model: LanguageModel | None = None,
+                  cache_dir: str | os.PathLike | None = None) -> dict:
+    """Label a split by the posterior over the run's top `k` z's (weights exp(objective));
+    each line has the mixture's probabilities, its label (null where the z's agree less
+    than `abstain_below`), the agreement and whether the z's disagree."""
+    from igtext.posterior import Posterior, coverage_accuracy
+    from igtext.runview import load_run
+    task, cfg, _, examples, _, lm, lik = _setup(run_dir, split, model, cache_dir)
+    if task.labels is None:
+        raise RunDirError("a mixture of z's needs a classification task (a label set)",
+                          field="mixture")
+    post = Posterior.from_objectives([(d.id, d.text, d.objective)
+                                      for d in load_run(run_dir).ranked()], k)
+    preds = post.predict(lik, examples, cfg.likelihood.calibrate, abstain_below)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as f:
+        for e, p in zip(examples, preds):
+            row = {"id": e.id, "input": e.input, "label": p.label, "probs": dict(p.probs),
+                   "agreement": p.agreement, "flagged": p.disagree}
+            if e.label is not None:
+                row["gold"] = e.label
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    report = coverage_accuracy(preds, examples) if any(e.label for e in examples) else {}
+    return {"examples": len(examples), "hypotheses": len(post.texts),
+            "weights": dict(zip(post.ids, post.weights)), "entropy": post.entropy(),
+            "abstain_below": abstain_below, **report, "lm_calls": lm.usage.calls,
             "lm_calls_cached": lm.usage.cached_calls}
