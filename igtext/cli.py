@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--abstain-below", type=float, default=0.0, metavar="A",
                     help="with --mixture: abstain where the z's agreeing carry less weight")
 
+    ds = sub.add_parser("distil", help="step 4: distil M_L_test from z*'s labels of D'")
+    ds.add_argument("rundir")
+    ds.add_argument("--out", required=True, help="directory for M_L_test")
+    ds.add_argument("--heldout", type=float, default=0.3,
+                    help="share of D' held out for the report")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--cache-dir")
+    ds.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
+
     sh = sub.add_parser("show", help="summarise a run (generations, best z, budget)")
     sh.add_argument("rundir")
     sh.add_argument("--top", type=int, default=5)
@@ -253,6 +262,18 @@ def _cmd_label(a) -> None:
     else:
         print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
                                      cache_dir=a.cache_dir)))
+
+
+def _cmd_distil(a) -> None:
+    from igtext.distil import distil
+    from igtext.errors import InputError
+    from igtext.run import read_run_dir
+    if not 0 < a.heldout < 1:
+        raise InputError("must be between 0 and 1", field="heldout")
+    _, _, cfg = read_run_dir(a.rundir)
+    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=_load(cfg),
+                            cache_dir=a.cache_dir)))
 
 
 def _cmd_show(a) -> None:
@@ -440,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
          "fit-likelihood": _cmd_fit_likelihood, "diff": _cmd_diff, "traces": _cmd_traces,
-         "train-proposer": _cmd_train_proposer, "lineage": _cmd_lineage,
+         "train-proposer": _cmd_train_proposer, "distil": _cmd_distil, "lineage": _cmd_lineage,
          "report": _cmd_report}[a.cmd](a)
     except InputError as e:
         print(f"igtext: error: {e}", file=sys.stderr)

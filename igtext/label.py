@@ -15,7 +15,7 @@ from igtext.prompts import load_template
 from igtext.run import answer_tokens, read_run_dir
 
 
-def _setup(run_dir, split: str, model, cache_dir):
+def finished_run(run_dir, split: str, model=None, cache_dir=None):
     """The finished run's task, config, result, the split's examples and its M_L."""
     rd, task, cfg = read_run_dir(run_dir)
     if not rd.result.exists():
@@ -41,7 +41,7 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
 
     For open-ended tasks the label is the model's greedy answer under z*, and the line
     also carries the log-likelihood of the gold answer."""
-    task, cfg, result, examples, model, lm, lik = _setup(run_dir, split, model, cache_dir)
+    task, cfg, result, examples, model, lm, lik = finished_run(run_dir, split, model, cache_dir)
     z = result["best"]["text"]
     calibrated = cfg.likelihood.calibrate
     judgements = lik.judge(z, examples)
@@ -77,7 +77,7 @@ def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike
     than `abstain_below`), the agreement and whether the z's disagree."""
     from igtext.posterior import Posterior, coverage_accuracy
     from igtext.runview import load_run
-    task, cfg, _, examples, _, lm, lik = _setup(run_dir, split, model, cache_dir)
+    task, cfg, _, examples, _, lm, lik = finished_run(run_dir, split, model, cache_dir)
     if task.labels is None:
         raise RunDirError("a mixture of z's needs a classification task (a label set)",
                           field="mixture")

@@ -1,0 +1,184 @@
+"""Step 4: distil M_L_test, a cheap model that labels D' as a person following z* would.
+
+The teacher labels D' with z*: the soft labels M_L(.|x', z*), or the label judgments people
+(or a proxy) gave under z* where the run's judgment store has them. The student is a
+logistic regression on frozen features of the local LM (the mean of its last hidden states
+over x', no z in the prompt), fitted to the soft labels (each example once per label,
+weighted by the teacher's probability). Part of D' is held out to report the student's
+agreement with the teacher, its accuracy against gold labels where D' has them, and its
+speed against running M_L with z*.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import pickle
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from igtext.errors import InputError, RunDirError
+from igtext.training.lora import data_hash
+
+META = "igtext_distilled.json"
+
+
+def features(model, tok, texts: Sequence[str], max_length: int = 256, batch: int = 16):
+    """Mean-pooled last hidden states (frozen LM), one row per text."""
+    import numpy as np
+    import torch
+    rows = []
+    with torch.no_grad():
+        for i in range(0, len(texts), batch):
+            enc = tok(list(texts[i:i + batch]), return_tensors="pt", padding=True,
+                      truncation=True, max_length=max_length)
+            hidden = model.get_decoder()(input_ids=enc.input_ids,
+                                         attention_mask=enc.attention_mask).last_hidden_state
+            mask = enc.attention_mask.unsqueeze(-1).float()
+            rows.append(((hidden * mask).sum(1) / mask.sum(1)).numpy())
+    return np.concatenate(rows) if rows else np.zeros((0, 0))
+
+
+def _load_lm(base_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(base_dir)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "right"
+    return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).eval(), tok
+
+
+@dataclass(frozen=True)
+class Student:
+    """M_L_test: frozen LM features + logistic regression."""
+    labels: tuple[str, ...]
+    classifier: object
+    base_dir: str
+    max_length: int = 256
+
+    def predict_proba(self, texts: Sequence[str], lm=None) -> list[dict[str, float]]:
+        model, tok = lm or _load_lm(self.base_dir)
+        probs = self.classifier.predict_proba(features(model, tok, texts, self.max_length))
+        cols = [self.labels[int(c)] for c in self.classifier.classes_]
+        return [{y: float(row[cols.index(y)]) if y in cols else 0.0 for y in self.labels}
+                for row in probs]
+
+
+def fit_student(x_feats, soft: Sequence[Sequence[float]], labels: Sequence[str],
+                base_dir: str, c: float = 1.0) -> Student:
+    """Logistic regression fitted to soft labels (one weighted row per example and label)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    k = len(labels)
+    x = np.repeat(x_feats, k, axis=0)
+    y = np.tile(np.arange(k), len(soft))
+    w = np.asarray(soft, dtype=float).reshape(-1)
+    keep = w > 1e-6
+    if len(set(y[keep])) < 2:
+        raise InputError("the teacher gives every example the same label: nothing to distil",
+                         field="labels")
+    clf = LogisticRegression(C=c, max_iter=2000)
+    clf.fit(x[keep], y[keep], sample_weight=w[keep])
+    return Student(tuple(labels), clf, str(base_dir))
+
+
+def teacher(run_dir, examples, z: str, lik, calibrated: bool) -> tuple[list[list[float]], dict]:
+    """Soft labels under z* for `examples`: stored judgments under z* where there are any
+    for an input (their mean distribution), else M_L(.|x, z*)."""
+    from igtext.judgments.store import JudgmentStore
+    labels = list(lik.labels)
+    stored: dict[str, list[dict]] = {}
+    path = Path(run_dir) / "judgments.sqlite"
+    if path.exists():
+        for j in JudgmentStore(path).labels():
+            if j.z == z:
+                d = j.distribution or ({j.answer: 1.0} if j.answer in labels else None)
+                if d:
+                    stored.setdefault(j.x, []).append(d)
+    need = [e for e in examples if e.input not in stored]
+    judged = dict(zip([e.id for e in need], lik.judge(z, need))) if need else {}
+    out = []
+    for e in examples:
+        if e.input in stored:
+            ds = stored[e.input]
+            row = [sum(d.get(y, 0.0) for d in ds) / len(ds) for y in labels]
+        else:
+            j = judged[e.id]
+            dist = j.calibrated if calibrated else j.raw
+            row = [math.exp(dist[y]) for y in labels]
+        total = sum(row)
+        out.append([v / total for v in row])
+    return out, {"from_judgments": len(examples) - len(need), "from_M_L": len(need)}
+
+
+def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 0.3,
+           seed: int = 0, model=None, cache_dir=None, c: float = 1.0) -> dict:
+    """Label D' with z*, fit M_L_test on part of it, report on the rest; save to `out`."""
+    import numpy as np
+
+    from igtext.label import finished_run
+    from igtext.lm.registry import base_model_dir
+    task, cfg, result, examples, backend, _, lik = finished_run(run_dir, "test", model,
+                                                                cache_dir)
+    if task.labels is None:
+        raise RunDirError("distillation needs a classification task (a label set)",
+                          field="labels")
+    if len(examples) < 4:
+        raise RunDirError(f"D' has {len(examples)} examples; at least 4 are needed",
+                          field="test")
+    z = result["best"]["text"]
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_held = max(1, int(len(order) * heldout))
+    held, train = sorted(order[:n_held]), sorted(order[n_held:])
+    soft, source = teacher(run_dir, examples, z, lik, cfg.likelihood.calibrate)
+    base_dir = str(base_model_dir(cfg.model))
+    lm_pair = _load_lm(base_dir)
+    texts = [e.input for e in examples]
+    feats = features(*lm_pair, [texts[i] for i in train])
+    student = fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c)
+    t0 = time.perf_counter()
+    probs = student.predict_proba([texts[i] for i in held], lm_pair)
+    student_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    from igtext.likelihood import Likelihood
+    fresh = Likelihood(backend, lik.template, task.labels, lik.content_free)   # no cache
+    fresh.judge(z, [examples[i] for i in held])
+    teacher_s = time.perf_counter() - t0
+    labels = list(task.labels)
+    pred = [max(p, key=p.get) for p in probs]
+    teach = [labels[int(np.argmax(soft[i]))] for i in held]
+    gold = [examples[i].label for i in held]
+    report = {"run": str(run_dir), "z_star": result["best"]["id"], "teacher": source,
+              "train": len(train), "heldout": len(held),
+              "agreement_with_z_star": sum(p == t for p, t in zip(pred, teach)) / len(held),
+              "teacher_soft_log_loss": -sum(
+                  sum(q * math.log(max(p[y], 1e-12)) for q, y in zip(soft[i], labels))
+                  for p, i in zip(probs, held)) / len(held),
+              "student_examples_per_s": len(held) / student_s,
+              "M_L_with_z_star_examples_per_s": len(held) / teacher_s,
+              "speedup": teacher_s / student_s}
+    if all(g is not None for g in gold):
+        report["student_accuracy_gold"] = sum(p == g for p, g in zip(pred, gold)) / len(held)
+        report["z_star_accuracy_gold"] = sum(t == g for t, g in zip(teach, gold)) / len(held)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "student.pkl", "wb") as f:
+        pickle.dump(student, f)
+    records = [{"x": e.input, "soft": s} for e, s in zip(examples, soft)]
+    (out / META).write_text(json.dumps({"kind": "distilled", "base_model": cfg.model,
+                                        "labels": labels, "data_sha256": data_hash(records),
+                                        "report": report}, indent=2))
+    return report
+
+
+def load_student(path: str | os.PathLike) -> Student:
+    p = Path(path)
+    if not (p / META).exists():
+        raise InputError(f"not a distilled M_L_test ({META} missing)", file=str(p))
+    with open(p / "student.pkl", "rb") as f:
+        return pickle.load(f)

@@ -1,0 +1,58 @@
+"""Step 4: `igtext distil` labels D' with z* and fits M_L_test (frozen-LM features +
+logistic regression) on part of it; the report compares it with z* and with gold."""
+import json
+
+import pytest
+
+from igtext.cli import main
+
+
+@pytest.fixture
+def finished_run(tmp_path, tiny_model_dir):
+    import igtext
+    from conftest import toy_task
+    config = igtext.RunConfig.model_validate({
+        "model": f"hf:{tiny_model_dir}", "search": {"generations": 1, "population": 2,
+                                                     "offspring": 2, "elite": 1,
+                                                     "seeds": ["Blue means husky."]},
+        "likelihood": {"search_examples": 4, "calibrate": False},
+        "proposer": {"max_new_tokens": 16}})
+    task = toy_task(24)
+    igtext.search(task, config=config, out_dir=tmp_path / "run", cache_dir=tmp_path / "c")
+    return tmp_path / "run", task
+
+
+def test_distil_from_z_star_labels(finished_run, tmp_path, capsys):
+    from igtext.distil import load_student
+    run, task = finished_run
+    out = tmp_path / "student"
+    assert main(["distil", str(run), "--out", str(out), "--heldout", "0.5",
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["train"] + rep["heldout"] == len(task.test) and rep["heldout"] == 6
+    assert rep["teacher"] == {"from_judgments": 0, "from_M_L": len(task.test)}
+    for key in ("agreement_with_z_star", "student_accuracy_gold", "z_star_accuracy_gold"):
+        assert 0 <= rep[key] <= 1
+    assert rep["student_examples_per_s"] > 0 and rep["M_L_with_z_star_examples_per_s"] > 0
+    meta = json.loads((out / "igtext_distilled.json").read_text())
+    assert meta["labels"] == list(task.labels) and len(meta["data_sha256"]) == 64
+    probs = load_student(out).predict_proba([task.test[0].input, "a dog, curly"])
+    assert len(probs) == 2 and all(sum(p.values()) == pytest.approx(1) for p in probs)
+
+
+def test_distil_uses_stored_judgments_under_z_star(finished_run, tmp_path, capsys):
+    from igtext.judgments.store import JudgmentStore, LabelJudgment
+    run, task = finished_run
+    z = json.loads((run / "result.json").read_text())["best"]["text"]
+    JudgmentStore(run / "judgments.sqlite").add(
+        [LabelJudgment(z, e.input, e.label, None, "p1", "person") for e in task.test[:5]])
+    assert main(["distil", str(run), "--out", str(tmp_path / "s"),
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    assert json.loads(capsys.readouterr().out)["teacher"]["from_judgments"] == 5
+
+
+def test_distil_bad_input(finished_run, tmp_path, capsys):
+    run, _ = finished_run
+    assert main(["distil", str(run), "--out", str(tmp_path / "s"), "--heldout", "1.5"]) == 2
+    assert "heldout" in capsys.readouterr().err
+    assert main(["distil", str(tmp_path / "nope"), "--out", str(tmp_path / "s")]) == 2
