@@ -39,7 +39,8 @@ from igtext.proposer import Job, Proposer
 from igtext.tasks import instruction_induction as ii
 from igtext.traces import traces_from_instruction_induction
 from igtext.training.lora import read_meta
-from igtext.training.proposer_ft import fit_proposer, load_adapter_lm
+from igtext.training.adapters import load_adapter_lm
+from igtext.training.proposer_ft import fit_proposer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = "smollm2-135m"
@@ -124,7 +125,7 @@ def evaluate_task(name: str, seed: int, base: MeteredLM, tuned: MeteredLM, args)
             out[arm] = {"n": 0, "dropped": dropped}
             continue
         best = max(scored, key=lambda s: s.objective)
-        sims = [max(ii.token_f1(s.hypothesis.text, h) for h in humans) for s in scored]
+        sims = [similarity(s.hypothesis.text, humans) for s in scored]
         out[arm] = {"n": len(scored), "dropped": dropped,
                     "objective_mean": statistics.mean(s.objective for s in scored),
                     "objective_best": best.objective,
@@ -138,9 +139,27 @@ def evaluate_task(name: str, seed: int, base: MeteredLM, tuned: MeteredLM, args)
 METRICS = ("objective_mean", "objective_best", "exec_accuracy_best", "similarity_mean")
 
 
+def similarity(text: str, humans: list[str]) -> float:
+    """Token F1 against the closest human instruction other than the text itself (a human
+    instruction is compared with the other people's)."""
+    others = [h for h in humans if h.strip() != text.strip()] or humans
+    return max(ii.token_f1(text, h) for h in others)
+
+
+def _mean(values) -> float | None:
+    values = list(values)
+    return statistics.mean(values) if values else None
+
+
 def summarise(rows: list[dict], n_seeds: int) -> dict:
     """Per arm and metric: the mean over tasks for each seed, then mean and spread over seeds;
     also the share of held-out tasks where lora beats base."""
+    for r in rows:                     # similarity from the texts, the same way for every arm
+        humans = ii.annotations(r["task"])
+        for arm in ARMS:
+            if r[arm].get("texts"):
+                sims = [similarity(t, humans) for t in r[arm]["texts"]]
+                r[arm]["similarity_mean"], r[arm]["similarity_best"] = _mean(sims), max(sims)
     out = {}
     for arm in ARMS:
         out[arm] = {}
@@ -163,10 +182,13 @@ def summarise(rows: list[dict], n_seeds: int) -> dict:
     out["lora_beats_base_per_fold"] = {}
     for fold in sorted({r["fold"] for r in rows}):
         sub = [r for r in rows if r["fold"] == fold]
-        out["lora_beats_base_per_fold"][fold] = {
-            m: (statistics.mean(r["lora"][m] for r in sub if m in r["lora"]) -
-                statistics.mean(r["base"][m] for r in sub if m in r["base"]))
-            for m in METRICS[:3] if any(m in r["lora"] for r in sub)}
+        diffs = {}
+        for m in METRICS[:3]:
+            a = _mean(r["lora"][m] for r in sub if m in r["lora"])
+            b = _mean(r["base"][m] for r in sub if m in r["base"])
+            if a is not None and b is not None:
+                diffs[m] = a - b
+        out["lora_beats_base_per_fold"][fold] = diffs
     return out
 
 
@@ -175,10 +197,12 @@ def markdown(res: dict) -> str:
     lines = ["# LoRA proposer vs base proposer vs human instructions (Instruction Induction)", "",
              f"Command: `{res['command']}`  ", f"{res['machine']}  ",
              f"Leave-tasks-out: {res['folds']} folds over {res['n_tasks']} tasks; the adapter of a "
-             f"fold never saw its held-out tasks. {res['seeds']} seeds (demonstrations and samples); "
+             f"fold never saw its held-out tasks. Held-out tasks evaluated "
+             f"({len(res['evaluated_tasks'])}): {', '.join(res['evaluated_tasks'])}. "
+             f"{res['seeds']} seeds (demonstrations and samples); "
              f"N = {res['n']} proposals per source; scoring set {res['score_examples']} induce "
              f"examples; execution on the first {res['exec_examples']} execute examples.", "",
-             "| source | objective, mean of N | objective, best of N | exec. accuracy of best "
+             "| source | objective, mean of N | objective, best of N | exec. accuracy of the best "
              "| similarity to human (token F1) |", "|---|---|---|---|---|"]
     for arm in ARMS:
         cells = []
@@ -186,7 +210,10 @@ def markdown(res: dict) -> str:
             v = s[arm][m]
             cells.append("–" if v["mean"] is None else f"{v['mean']:.3f} ± {v['spread']:.3f}")
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
-    lines += ["", "Mean over held-out tasks, then mean ± spread (population std) over seeds. "
+    lines += ["", "human: every instruction people wrote for the task (4-10, not N); its best is "
+              "the best of those by the same objective, and its similarity is to the other "
+              "people's instructions.", "",
+              "Mean over held-out tasks, then mean ± spread (population std) over seeds. "
               f"(task, seed) pairs with no valid proposal (left out of the means): "
               f"{s['no_valid_proposal']}; proposals dropped by the proposer's cleaning: "
               f"{s['dropped_proposals']}.", "",
@@ -210,6 +237,13 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def settings_key(args) -> str:
+    """Everything that changes a row's numbers (the proposals, scores and executions)."""
+    return (f"r{args.rank}-t{args.top_layers}-lr{args.lr}-e{args.epochs}-p{args.per_instruction}"
+            f"-d{args.demos}-f{args.folds}-n{args.n}-s{args.score_examples}"
+            f"-x{args.exec_examples}-a{args.answer_tokens}-m{args.max_new_tokens}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=4)
@@ -226,6 +260,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--answer-tokens", type=int, default=24)
     ap.add_argument("--tasks", help="only these held-out tasks (comma-separated)")
+    ap.add_argument("--per-fold", type=int, default=0,
+                    help="only the first K held-out tasks of each fold (0: all)")
     ap.add_argument("--work", default=str(Path.home() / ".cache" / "igtext" / "eval-proposer"))
     ap.add_argument("--out", default=str(RESULTS / "proposer.json"))
     ap.add_argument("--quiet", action="store_true")
@@ -238,33 +274,46 @@ def main() -> None:
     cache = DiskCache(default_cache_dir(None))
     budget = Budget()
     base = MeteredLM(base_lm, cache, budget)
-    rows, training = [], []
     work = Path(args.work) / (f"r{args.rank}-t{args.top_layers}-lr{args.lr}-e{args.epochs}-"
                               f"p{args.per_instruction}-d{args.demos}-f{args.folds}")
-    log = open(Path(args.out).with_suffix(".rows.jsonl"), "a", encoding="utf-8")
-    for k, held in enumerate(folds):
-        todo = [t for t in held if not only or t in only]
-        if not todo:
+    key = settings_key(args)
+    rows_path = Path(args.out).with_suffix(".rows.jsonl")
+    rows = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
+    rows = [r for r in rows if r.get("settings") == key]      # rows of other settings: stale
+    done_keys = {(r["task"], r["seed"]) for r in rows}
+    held = {k: [t for t in fold if not only or t in only][:args.per_fold or None]
+            for k, fold in enumerate(folds)}
+    training, tuned = [], {}
+    for k, fold in enumerate(folds):          # every fold's adapter first
+        if not held[k]:
             continue
-        train_tasks = [t for t in tasks if t not in held]
-        training.append({"fold": k, **train_fold(k, train_tasks, held, work / f"fold-{k}",
-                                                 args)})
-        tuned = MeteredLM(load_adapter_lm(work / f"fold-{k}", "proposer", converted_dir(MODEL),
-                                          MODEL), cache, budget, base.usage)
-        for name in todo:
-            for seed in range(args.seeds):
-                r = evaluate_task(name, seed, base, tuned, args)
-                rows.append({"fold": k, "task": name, "seed": seed, **r})
-                log.write(json.dumps(rows[-1]) + "\n")
-                log.flush()
-                print(json.dumps({"fold": k, "task": name, "seed": seed,
-                                  **{a: {m: round(r[a][m], 3) for m in METRICS if m in r[a]}
-                                     for a in ARMS}}), flush=True)
+        training.append({"fold": k, **train_fold(k, [t for t in tasks if t not in fold], fold,
+                                                 work / f"fold-{k}", args)})
+        tuned[k] = MeteredLM(load_adapter_lm(work / f"fold-{k}", "proposer",
+                                             converted_dir(MODEL), MODEL),
+                             cache, budget, base.usage)
+    with open(rows_path, "a", encoding="utf-8") as log:
+        for seed in range(args.seeds):        # then seed by seed, so a cut run stays balanced
+            for k in tuned:
+                for name in held[k]:
+                    if (name, seed) in done_keys:
+                        continue
+                    r = {"fold": k, "task": name, "seed": seed, "settings": key,
+                         **evaluate_task(name, seed, base, tuned[k], args)}
+                    rows.append(r)
+                    log.write(json.dumps(r) + "\n")
+                    log.flush()
+                    print(json.dumps({key: r[key] for key in ("fold", "task", "seed")} | {
+                        a: {m: round(r[a][m], 3) for m in METRICS if m in r[a]}
+                        for a in ARMS}), flush=True)
+    rows = [r for r in rows if r["task"] in {t for k in tuned for t in held[k]}
+            and r["seed"] < args.seeds]
     res = {"command": "eval/proposer.py " + " ".join(
                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                if k not in ("out", "work", "quiet") and v is not None),
            "machine": "2 CPU cores, SmolLM2-135M-Instruct (fp32) as proposer, scorer and executor",
-           "folds": args.folds, "n_tasks": len(tasks), "seeds": args.seeds, "n": args.n,
+           "folds": args.folds, "n_tasks": len(tasks),
+           "evaluated_tasks": sorted({r["task"] for r in rows}), "seeds": args.seeds, "n": args.n,
            "score_examples": args.score_examples, "exec_examples": args.exec_examples,
            "epochs": args.epochs, "fold_tasks": folds, "training": training,
            "summary": summarise(rows, args.seeds), "rows": rows,

@@ -47,7 +47,8 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     overrides = {"seed": seed, "search.strategy": strategy, "budget.max_calls": max_calls,
                  "budget.max_tokens": max_tokens,
-                 "proposer.adapter": str(proposer_adapter) if proposer_adapter else None}
+                 "proposer.adapter": str(Path(proposer_adapter).resolve()) if proposer_adapter
+                 else None}
     if isinstance(model, str):
         overrides["model"] = model
     if proposal_prompts:
@@ -67,5 +68,7 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
 def resume(run_dir: str | os.PathLike, *, model: LanguageModel | None = None,
            cache_dir: str | os.PathLike | None = None, progress: bool = False) -> SearchResult:
     """Continue a run from its last checkpoint (it ends as an uninterrupted run would)."""
+    from igtext.run import check_adapters
     rd, task, cfg = read_run_dir(run_dir)
+    check_adapters(cfg)
     return execute(rd, task, cfg, _model(cfg, model), cache_dir, progress=progress)

@@ -182,9 +182,9 @@ def _cmd_run(a) -> None:
     cfg = cfg.with_overrides(**{
         "seed": a.seed, "search.strategy": a.search, "search.generations": a.generations,
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
-        "api.base_url": a.base_url, "prior.adapter": a.prior_adapter,
-        "likelihood.adapter": a.likelihood_adapter, "refresh.every": a.refresh_every,
-        "refresh.judge": a.judge, "proposer.adapter": a.proposer_adapter,
+        "api.base_url": a.base_url, "prior.adapter": _absolute(a.prior_adapter),
+        "likelihood.adapter": _absolute(a.likelihood_adapter), "refresh.every": a.refresh_every,
+        "refresh.judge": a.judge, "proposer.adapter": _absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
     load_templates(cfg)
@@ -239,11 +239,18 @@ def _load(cfg):
     return lm
 
 
+def _absolute(path: str | None) -> str | None:
+    """Adapter paths are saved absolute, so a run resumes from any directory."""
+    from pathlib import Path
+    return str(Path(path).resolve()) if path else None
+
+
 def _cmd_resume(a) -> None:
-    from igtext.run import execute, read_run_dir
+    from igtext.run import check_adapters, execute, read_run_dir
 
     rd, task, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    check_adapters(cfg)
     _print_result(execute(rd, task, cfg, _load(cfg), a.cache_dir, progress=not a.quiet,
                           annotator=_person(cfg, task)))
 
@@ -383,7 +390,11 @@ def _settings(a, **defaults):
 
 
 def _cmd_traces(a) -> None:
+    from igtext.errors import InputError
     from igtext.traces import traces_from_instruction_induction, write_traces
+    for name in ("demos", "per_instruction"):
+        if getattr(a, name) < 1:
+            raise InputError("must be at least 1", field=name.replace("_", "-"))
     tasks = [t.strip() for t in a.tasks.split(",")] if a.tasks else None
     traces = traces_from_instruction_induction(a.data_dir, tasks, a.demos, a.per_instruction,
                                                a.seed)

@@ -10,9 +10,7 @@ from igtext.runview import Draft, GenerationStat
 
 
 def _figure(width: float = 6.4, height: float = 3.6):
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure      # no pyplot: the process's backend is untouched
     return Figure(figsize=(width, height), layout="constrained")
 
 

@@ -14,20 +14,11 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from igtext import plots
-from igtext.runview import Draft, LineageNode, RunView, load_run
+from igtext.runview import Draft, RunView, load_run
 from igtext.textdiff import changed_words, word_diff
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
 MAX_EXAMPLES = 80           # heatmap columns
-
-
-def _lineage(node: LineageNode, shown: set[str], depth: int = 0) -> dict:
-    d = node.draft
-    again = d.id in shown
-    shown.add(d.id)
-    return {"draft": d, "again": again,
-            "parents": [] if again else [_lineage(p, shown, depth + 1) for p in node.parents],
-            "missing": list(node.missing_parents)}
 
 
 def _colour(value: float, low: float) -> str:
@@ -37,11 +28,13 @@ def _colour(value: float, low: float) -> str:
 
 
 def _heatmap(view: RunView, drafts: list[Draft]) -> dict:
-    ids = sorted({k for d in drafts for k in d.example_loglik})[:MAX_EXAMPLES]
+    known = view.examples()
+    scored = {k for d in drafts for k in d.example_loglik}
+    order = [k for k in known if k in scored] + sorted(scored - set(known))
+    ids = order[:MAX_EXAMPLES]
     if not ids:
         return {"examples": [], "rows": []}
     low = min(v for d in drafts for k, v in d.example_loglik.items() if k in ids)
-    known = view.examples()
     rows = []
     for d in drafts:
         wrong = set(d.wrong)
@@ -59,9 +52,11 @@ def _diffs(path: list[Draft]) -> list[dict]:
     for a, b in zip(path, path[1:]):
         pieces = word_diff(a.text, b.text)
         removed, added = changed_words(pieces)
+        full = a.complete and b.complete          # minibatch scores are not comparable
         out.append({"a": a, "b": b, "pieces": pieces, "removed": removed, "added": added,
-                    "d_prior": _delta(a.prior, b.prior), "d_loglik": _delta(a.loglik, b.loglik),
-                    "d_objective": _delta(a.objective, b.objective)})
+                    "d_prior": _delta(a.prior, b.prior),
+                    "d_loglik": _delta(a.loglik, b.loglik) if full else None,
+                    "d_objective": _delta(a.objective, b.objective) if full else None})
     return out
 
 
@@ -83,12 +78,12 @@ def context(view: RunView, top: int = 8) -> dict:
         "ranked": ranked[:top], "n_drafts": len(view.drafts), "n_scored": len(ranked),
         "trajectory": plots.trajectory(view.generations),
         "population": plots.population(list(view.drafts.values()), best.id if best else None),
-        "lineage": _lineage(view.lineage(best.id), set()) if best else None,
+        "lineage": view.lineage(best.id) if best else None,
         "diffs": _diffs(view.best_path()), "heatmap": _heatmap(view, heat),
         "usage": {"calls": last.get("lm_calls"), "cached": last.get("lm_calls_cached"),
                   "tokens": last.get("lm_tokens"),
                   "dollars": (view.result or {}).get("lm_dollars"),
-                  "wall_s": (view.result or {}).get("wall_s")},
+                  "wall_s": view.elapsed()},
         "budget": (view.config or {}).get("budget", {}),
         "refreshes": view.refreshes, "made": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

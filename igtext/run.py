@@ -239,25 +239,18 @@ def _likelihood_lm(lm: MeteredLM, config: RunConfig) -> MeteredLM:
 def check_adapters(config: RunConfig) -> None:
     """Each adapter the config names exists, is of the right kind and was made for this
     base model (before anything is written or loaded)."""
-    from igtext.training.lora import read_meta
-    for kind, path, field in (("prior", config.prior.adapter, "prior.adapter"),
-                              ("likelihood", config.likelihood.adapter, "likelihood.adapter"),
-                              ("proposer", config.proposer.adapter, "proposer.adapter")):
-        if not path:
-            continue
-        if not Path(path).is_dir():
-            raise InputError("no such adapter directory", file=str(path), field=field)
-        meta = read_meta(path, kind)
-        if meta.get("base_model") != config.model:
-            raise InputError(f"adapter was made for {meta.get('base_model')!r}, not for the "
-                             f"run's model {config.model!r}", file=str(path), field=field)
+    from igtext.training.adapters import check_adapter
+    for kind, path in (("prior", config.prior.adapter), ("likelihood", config.likelihood.adapter),
+                       ("proposer", config.proposer.adapter)):
+        if path:
+            check_adapter(path, kind, config.model, f"{kind}.adapter")
 
 
 def _proposer_lm(lm: MeteredLM, config: RunConfig) -> MeteredLM:
     if not config.proposer.adapter:
         return lm
     from igtext.lm.registry import base_model_dir
-    from igtext.training.proposer_ft import load_adapter_lm
+    from igtext.training.adapters import load_adapter_lm
     tuned = load_adapter_lm(config.proposer.adapter, "proposer", base_model_dir(config.model),
                             config.model)
     return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)

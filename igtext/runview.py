@@ -33,12 +33,18 @@ class Draft:
     objective: float | None = None
     accuracy: float | None = None
     complete: bool = False
+    n_scored: int = 0                  # examples the score is over (beam: a minibatch first)
     example_loglik: Mapping[str, float] = field(default_factory=dict)
     wrong: tuple[str, ...] = ()
 
     @property
     def scored(self) -> bool:
         return self.objective is not None
+
+    @property
+    def partial(self) -> bool:
+        """Scored on a minibatch only: its numbers are not comparable with full scores."""
+        return self.scored and not self.complete
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class LineageNode:
     draft: Draft
     parents: tuple["LineageNode", ...]
     missing_parents: tuple[str, ...] = ()   # ids named as parents but not in the log
+    repeated: bool = False                  # an ancestor already shown on another branch
 
 
 @dataclass(frozen=True)
@@ -96,10 +103,21 @@ class RunView:
         return sorted(done, key=lambda d: (-d.objective, d.id))
 
     def best(self) -> Draft | None:
+        """z* of a finished run; else the best at the last selection (scores of one model:
+        a step-3 refresh rescores the population), else the best full score so far."""
         if self.result:
             return self.drafts.get(self.result["best"]["id"])
+        if self.generations and self.generations[-1].best in self.drafts:
+            return self.drafts[self.generations[-1].best]
         ranked = self.ranked()
         return ranked[0] if ranked else None
+
+    def elapsed(self) -> float | None:
+        """Wall seconds: the result's, else from the first to the last event."""
+        if self.result and self.result.get("wall_s") is not None:
+            return self.result["wall_s"]
+        times = [e["time"] for e in self.events if isinstance(e.get("time"), (int, float))]
+        return round(times[-1] - times[0], 1) if len(times) > 1 else None
 
     def draft(self, draft_id: str) -> Draft:
         """A draft by id or unique id prefix; unknown ids are an error naming the run."""
@@ -114,11 +132,16 @@ class RunView:
 
     def lineage(self, draft_id: str) -> LineageNode:
         """The ancestry tree of a draft: each node with the operator and template that made it."""
-        def node(d: Draft, seen: frozenset[str]) -> LineageNode:
-            known = [p for p in d.parents if p in self.drafts and p not in seen]
-            return LineageNode(d, tuple(node(self.drafts[p], seen | {d.id}) for p in known),
+        shown: set[str] = set()
+
+        def node(d: Draft) -> LineageNode:
+            if d.id in shown:                 # crossovers share ancestors: one subtree each
+                return LineageNode(d, (), (), repeated=True)
+            shown.add(d.id)
+            known = [p for p in d.parents if p in self.drafts]
+            return LineageNode(d, tuple(node(self.drafts[p]) for p in known),
                                tuple(p for p in d.parents if p not in self.drafts))
-        return node(self.draft(draft_id), frozenset())
+        return node(self.draft(draft_id))
 
     def best_path(self) -> list[Draft]:
         """The distinct bests, in the order the search found them."""
@@ -132,7 +155,7 @@ class RunView:
         return path
 
     def examples(self) -> dict[str, Mapping]:
-        """The task's examples by id (empty if task.json is unreadable)."""
+        """The task's examples by id, in task order (empty if task.json is unreadable)."""
         if not self.task:
             return {}
         return {e["id"]: e for split in ("train", "test") for e in self.task.get(split, [])}
@@ -178,22 +201,25 @@ def _drafts(events: list[dict], checkpoint: dict | None) -> dict[str, Draft]:
                        template_hash=src.get("template_hash"), prior=s.get("prior"),
                        prior_parts=s.get("prior_parts") or {}, loglik=s.get("loglik"),
                        objective=s.get("objective"), accuracy=s.get("accuracy"),
-                       complete=bool(s.get("complete")), example_loglik=per,
+                       complete=bool(s.get("complete")), n_scored=s.get("n_scored") or 0,
+                       example_loglik=per,
                        wrong=tuple(wrong))
     return out
 
 
-def _generations(events: list[dict], drafts: Mapping[str, Draft]) -> list[GenerationStat]:
-    out, scored = [], set()
+def _generations(events: list[dict]) -> list[GenerationStat]:
+    """One row per selection, with the best's score as it stood then (a later step-3
+    refresh rescores drafts under refitted models)."""
+    out, latest = [], {}
     for e in events:
         if e.get("event") == "score" and e.get("complete"):
-            scored.add(e.get("id"))
+            latest[e.get("id")] = e
         if e.get("event") != "select":
             continue
-        d = drafts.get(e.get("best") or "")
+        d = latest.get(e.get("best") or "", {})
         stat = GenerationStat(e.get("generation", 0), e.get("best"), e.get("best_objective"),
-                              d.prior if d else None, d.loglik if d else None,
-                              tuple(e.get("population") or ()), len(scored), e.get("lm_calls"),
+                              d.get("prior"), d.get("loglik"),
+                              tuple(e.get("population") or ()), len(latest), e.get("lm_calls"),
                               e.get("lm_tokens"), e.get("time"))
         if out and out[-1].generation == stat.generation:
             out[-1] = stat                 # a resumed run replays the generation it was in
@@ -224,6 +250,6 @@ def load_run(run_dir: str | os.PathLike) -> RunView:
     checkpoint = _read_json(rd.checkpoint, warnings)
     drafts = _drafts(events, checkpoint)
     return RunView(root=rd.root, events=tuple(events), drafts=drafts,
-                   generations=tuple(_generations(events, drafts)),
+                   generations=tuple(_generations(events)),
                    config=_read_json(rd.config, warnings), task=_read_json(rd.task, warnings),
                    result=result, warnings=tuple(warnings))

@@ -42,7 +42,7 @@ def _budget(view: RunView) -> Table:
     t.add_row("tokens", str(last.get("lm_tokens")), str(caps.get("max_tokens") or "-"))
     if view.result:
         t.add_row("dollars", str(view.result.get("lm_dollars")), str(caps.get("max_dollars") or "-"))
-        t.add_row("wall seconds", str(view.result.get("wall_s")), "")
+    t.add_row("wall seconds" + ("" if view.finished else " so far"), str(view.elapsed()), "")
     return t
 
 
@@ -61,7 +61,11 @@ def _generations(view: RunView) -> Table:
 def breakdown(d: Draft) -> str:
     parts = " ".join(f"{k} {v:+.2f}" for k, v in d.prior_parts.items())
     return (f"objective {_f(d.objective)} = prior {_f(d.prior)} ({parts}) "
-            f"+ log-likelihood {_f(d.loglik)}")
+            f"+ log-likelihood {_f(d.loglik)}" + _partial(d))
+
+
+def _partial(d: Draft) -> str:
+    return f" (partial: on {d.n_scored} examples only)" if d.partial else ""
 
 
 def show_view(view: RunView, top: int = 5) -> Group:
@@ -70,7 +74,7 @@ def show_view(view: RunView, top: int = 5) -> Group:
     parts: list = [Text.from_markup(
         f"[bold]{escape(str(view.root))}[/bold]: {_status(view)}; task "
         f"{escape(str(start.get('task')))}, model {escape(str(start.get('model')))}, "
-        f"{start.get('strategy')} search, seed {start.get('seed')}")]
+        f"{escape(str(start.get('strategy')))} search, seed {escape(str(start.get('seed')))}")]
     for w in view.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     parts.append(_generations(view))
@@ -113,11 +117,14 @@ def follow(run_dir: str | os.PathLike, top: int = 5, interval: float = 2.0,
     console = console or Console()
     view = load_run(run_dir)
     t0 = time.monotonic()
-    with Live(show_view(view, top), console=console, auto_refresh=False) as live:
-        while not view.finished and (timeout is None or time.monotonic() - t0 < timeout):
-            sleep(interval)
-            view = load_run(run_dir)
-            live.update(show_view(view, top), refresh=True)
+    try:
+        with Live(show_view(view, top), console=console, auto_refresh=False) as live:
+            while not view.finished and (timeout is None or time.monotonic() - t0 < timeout):
+                sleep(interval)
+                view = load_run(run_dir)
+                live.update(show_view(view, top), refresh=True)
+    except KeyboardInterrupt:          # stops following; the run itself is not touched
+        console.print("stopped following (the run, if still going, goes on)")
     return view
 
 
@@ -136,12 +143,19 @@ def diff_view(view: RunView, a: str, b: str) -> Group:
     t = Table(title=f"{da.id} → {db.id}")
     for col in ("", da.id, db.id, "change"):
         t.add_column(col, justify="right", no_wrap=True)
+    comparable = da.complete and db.complete      # minibatch scores are not comparable
     for name in ("objective", "prior", "loglik", "accuracy"):
         x, y = getattr(da, name), getattr(db, name)
-        t.add_row(name, _f(x), _f(y), "" if x is None or y is None else f"{y - x:+.2f}")
+        same_basis = comparable or name == "prior"
+        t.add_row(name, _f(x), _f(y),
+                  "" if x is None or y is None or not same_basis else f"{y - x:+.2f}")
     fixed = sorted(set(da.wrong) - set(db.wrong)) if da.complete and db.complete else []
     broke = sorted(set(db.wrong) - set(da.wrong)) if da.complete and db.complete else []
     out = [Text(f"-{removed} words, +{added} words"), text, t]
+    for d in (da, db):
+        if d.partial:
+            out.append(Text(f"{d.id} is scored on {d.n_scored} examples only (a minibatch): "
+                            f"no change in log-likelihood or objective is shown"))
     if fixed or broke:
         out.append(Text(f"examples fixed: {', '.join(fixed) or '-'}; newly wrong: "
                         f"{', '.join(broke) or '-'}"))
@@ -151,11 +165,12 @@ def diff_view(view: RunView, a: str, b: str) -> Group:
 def lineage_tree(view: RunView, draft_id: str) -> Tree:
     def label(n: LineageNode) -> Text:
         d = n.draft
-        t = Text.assemble((d.id, "bold"), f"  gen {d.generation}, {d.operator}",
-                          f" (template {d.template_hash[:10]})" if d.template_hash else "",
-                          f", objective {_f(d.objective)}" if d.scored else ", not scored",
-                          "\n", _short(d.text, 160))
-        return t
+        if n.repeated:
+            return Text.assemble((d.id, "bold"), " (shown above)")
+        return Text.assemble((d.id, "bold"), f"  gen {d.generation}, {d.operator}",
+                             f" (template {d.template_hash[:10]})" if d.template_hash else "",
+                             f", objective {_f(d.objective)}{_partial(d)}" if d.scored
+                             else ", not scored", "\n", _short(d.text, 160))
 
     def grow(tree: Tree, n: LineageNode) -> None:
         for p in n.parents:

@@ -52,9 +52,14 @@ def add_draft(run: Path, text: str, objective: float, parent: str) -> str:
              "n_scored": len(base.example_loglik), "complete": True,
              "example_loglik": {k: v - 0.1 for k, v in base.example_loglik.items()},
              "wrong": list(base.wrong)[:1]}
+    select = {"event": "select", "generation": common["generation"] + 1, "best": hid,
+              "best_objective": objective, "population": [hid, parent], "lm_calls": 1,
+              "lm_calls_cached": 0, "lm_tokens": 1, "time": 0}
     with open(run / "events.jsonl", "a") as f:
         f.write(json.dumps({**common, "event": "propose", "dropped": None, "raw": None}) + "\n")
         f.write(json.dumps(score) + "\n")
+        if objective > view.best().objective:      # the search selects it as the new best
+            f.write(json.dumps(select) + "\n")
     return hid
 
 
@@ -198,3 +203,70 @@ def test_incomplete_run_directory_is_reported_with_a_warning(tmp_path):
     assert any("checkpoint.json is unreadable" in w for w in view.warnings)
     html = render(view)
     assert "task.json is missing" in html and 'id="heatmap"' in html
+
+
+def _append(run: Path, *events: dict) -> None:
+    base = {"lm_calls": 1, "lm_calls_cached": 0, "lm_tokens": 1, "time": 0}
+    with open(run / "events.jsonl", "a") as f:
+        for e in events:
+            f.write(json.dumps({**base, **e}) + "\n")
+
+
+def test_partial_scores_are_marked_and_not_compared(tmp_path):
+    run = _copy(tmp_path)
+    best = load_run(run).best()
+    _append(run, {"event": "score", "generation": 3, "id": "hpartial000", "text": "Look at fur.",
+                  "parents": [best.id], "operator": "refine", "prior": -1.0, "loglik": -0.5,
+                  "objective": -1.5, "complete": False, "n_scored": 2,
+                  "example_loglik": {}, "wrong": []})
+    view = load_run(run)
+    d = view.drafts["hpartial000"]
+    assert d.partial and d not in view.ranked()
+    out = _text(diff_view(view, best.id, d.id))
+    assert "scored on 2 examples only" in out
+    assert f"{d.objective - best.objective:+.2f}" not in out
+    assert "partial: on 2 examples only" in _text(lineage_tree(view, d.id))
+
+
+def test_generation_rows_keep_the_scores_of_their_time(tmp_path):
+    run = _copy(tmp_path)
+    view = load_run(run)
+    before = {g.generation: (g.prior, g.loglik) for g in view.generations}
+    b = view.generations[0].best
+    _append(run, {"event": "score", "generation": 9, "id": b, "text": view.drafts[b].text,
+                  "parents": [], "operator": "given", "prior": 50.0, "loglik": -1.0,
+                  "objective": 49.0, "complete": True, "n_scored": 12})   # a refresh rescored it
+    after = {g.generation: (g.prior, g.loglik) for g in load_run(run).generations}
+    assert after == before
+    for g in load_run(run).generations:
+        assert g.objective == pytest.approx(g.prior + g.loglik, abs=1e-6)
+
+
+def test_lineage_shows_a_shared_ancestor_once(tmp_path):
+    run = _copy(tmp_path)
+    view = load_run(run)
+    a, b = view.ranked()[:2]
+    child = add_draft(run, "Crossed.", view.best().objective - 1, a.id)
+    events = (run / "events.jsonl").read_text().replace(
+        f'"parents": ["{a.id}"], "operator": "refine"',
+        f'"parents": ["{a.id}", "{a.id}"], "operator": "crossover"')
+    (run / "events.jsonl").write_text(events)
+    out = _text(lineage_tree(load_run(run), child))
+    assert out.count(a.id) == 2 and "(shown above)" in out
+
+
+def test_report_escapes_task_and_model_text_too(tmp_path):
+    run = _copy(tmp_path)
+    task = json.loads((run / "task.json").read_text())
+    ids = set(load_run(run).best().example_loglik)
+    for e in task["train"]:
+        if e["id"] in ids:
+            e["input"] = EVIL
+    (run / "task.json").write_text(json.dumps(task))
+    lines = (run / "events.jsonl").read_text().splitlines()
+    start = json.loads(lines[0])
+    start["model"] = EVIL
+    (run / "events.jsonl").write_text("\n".join([json.dumps(start)] + lines[1:]) + "\n")
+    html = render(load_run(run))
+    assert "<script" not in html and "<img src=x" not in html
+    assert html.count("&lt;script&gt;") >= 3

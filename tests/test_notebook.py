@@ -18,7 +18,7 @@ def test_quickstart_notebook_executes(real_lm, tmp_path):   # real_lm: model con
                for c in nb.cells if c.cell_type == "code"]
     text = "\n".join(outputs)
     assert "z*:" in text and "accuracy on D:" in text
-    assert "refine drafts were written with our template" in text
+    assert "refine drafts were written with our template: True" in text
     assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
                for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "'examples': 16" in text                        # D' labelled with z*

@@ -109,8 +109,13 @@ def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_model_dir, capsys)
 
     # resume: a third epoch continues from the second checkpoint
     assert main(["train-proposer", "--data", str(data), "--out", str(out), "--config", str(cfg),
-                 "--epochs", "3", "--model", f"hf:{tiny_model_dir}", "--resume", "--quiet"]) == 0
+                 "--epochs", "3", "--model", f"hf:{tiny_model_dir}", "--resume", "--quiet",
+                 "--heldout-tasks", "plural"]) == 0
     assert json.loads(capsys.readouterr().out)["resumed_from_epoch"] == 2
+    assert main(["train-proposer", "--data", str(data), "--out", str(out), "--config", str(cfg),
+                 "--epochs", "4", "--rank", "8", "--model", f"hf:{tiny_model_dir}",
+                 "--resume", "--quiet", "--heldout-tasks", "plural"]) == 2
+    assert "checkpoint's settings differ" in capsys.readouterr().err
 
     config = igtext.RunConfig.model_validate({
         "model": f"hf:{tiny_model_dir}", "search": {"generations": 1, "population": 2,
@@ -123,7 +128,7 @@ def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_model_dir, capsys)
     start = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[0])
     assert start["proposer_model"] == res.extra["proposer_model"]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert saved["proposer"]["adapter"] == str(out)
+    assert saved["proposer"]["adapter"] == str(out.resolve())
 
 
 def test_adapter_of_another_kind_or_base_is_refused(tmp_path, tiny_model_dir, capsys):

@@ -27,6 +27,18 @@ class _Row:
     conts: tuple[tuple[int, ...], ...]       # unique continuations of this context
 
 
+def chat_prompt_ids(tok, messages) -> list[int]:
+    """Token ids of a chat prompt ((role, content), ...) ready for the assistant's turn: the
+    tokenizer's chat template where it has one, else the contents joined by blank lines.
+    Generation and proposer fine-tuning both use this, so they see the same prompt."""
+    msgs = [{"role": r, "content": c} for r, c in messages]
+    if getattr(tok, "chat_template", None):
+        text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return list(tok(text, add_special_tokens=False).input_ids)
+    return list(tok("\n\n".join(c for _, c in messages) + "\n\n",
+                    add_special_tokens=True).input_ids)
+
+
 class TransformersLM:
     """A causal LM from a local directory (or an already-loaded model and tokenizer)."""
 
@@ -74,11 +86,7 @@ class TransformersLM:
         return list(self.tok(text, add_special_tokens=special).input_ids)
 
     def _chat_ids(self, messages) -> list[int]:
-        msgs = [{"role": r, "content": c} for r, c in messages]
-        if getattr(self.tok, "chat_template", None):
-            text = self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-            return self._encode(text, special=False)
-        return self._encode("\n\n".join(c for _, c in messages) + "\n\n", special=True)
+        return chat_prompt_ids(self.tok, messages)
 
     def _prompt_ids(self, r: GenerationRequest) -> list[int]:
         return self._encode(r.prompt, True) if r.prompt is not None else self._chat_ids(r.messages)

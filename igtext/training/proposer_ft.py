@@ -11,15 +11,16 @@ training traces and the held-out report.
 """
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from igtext.errors import InputError
 from igtext.prompts import Template, load_template
 from igtext.traces import Trace
-from igtext.training.lora import LoraSettings, adapter_hash, data_hash, read_meta, save_meta
+from igtext.training.lora import LoraSettings, data_hash, read_meta, save_meta
 from igtext.training.lora import train as train_steps
 
 KIND = "proposer"
@@ -31,13 +32,9 @@ def _templates(templates: Mapping[str, Template] | None) -> dict[str, Template]:
 
 def encode(tok, trace: Trace, templates: Mapping[str, Template]) -> tuple[list[int], list[int]]:
     """(prompt ids, answer ids) of a trace, as the proposer would prompt the model."""
+    from igtext.lm.hf import chat_prompt_ids
     prompt = templates[trace.operator].render(**trace.template_vars())
-    msgs = [{"role": "user", "content": prompt}]
-    if getattr(tok, "chat_template", None):
-        text = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        ctx = list(tok(text, add_special_tokens=False).input_ids)
-    else:
-        ctx = list(tok(prompt + "\n\n", add_special_tokens=True).input_ids)
+    ctx = chat_prompt_ids(tok, (("user", prompt),))
     ans = list(tok(trace.target, add_special_tokens=False).input_ids)
     if tok.eos_token_id is not None:
         ans.append(tok.eos_token_id)
@@ -105,7 +102,7 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
         raise InputError("no traces to train on", file=source)
     templates = _templates(templates)
     out = Path(out)
-    t0 = time.process_time()
+    t0, w0 = time.process_time(), time.perf_counter()
     torch.manual_seed(settings.seed)
     tok = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
@@ -123,14 +120,23 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
     if not resume:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)   # stale ones of another fit
     done, ckpt = _latest_checkpoint(out) if resume else (0, None)
+    records = [t.to_dict() for t in traces]
     if ckpt is not None:
-        read_meta(ckpt, KIND)
+        meta = read_meta(ckpt, KIND)
+        same = {"base model": (meta["base_model"], base_name or str(base_dir)),
+                "traces (sha256)": (meta["data_sha256"], data_hash(records)),
+                "settings": ({k: v for k, v in meta["settings"].items() if k != "epochs"},
+                             {k: v for k, v in json.loads(json.dumps(asdict(settings))).items()
+                              if k != "epochs"})}
+        for what, (was, now) in same.items():
+            if was != now:
+                raise InputError(f"cannot resume: the checkpoint's {what} differ from this "
+                                 f"run's (start again without --resume)", file=str(ckpt))
         model = PeftModel.from_pretrained(model, str(ckpt), is_trainable=True)
     else:
         model = get_peft_model(model, settings.peft_config(
             "CAUSAL_LM", model.config.num_hidden_layers))
     losses: list[float] = []
-    records = [t.to_dict() for t in traces]
     for epoch in range(done, settings.epochs):      # one pass per call: a checkpoint after each
         losses += train_steps(model, list(range(len(seqs))),
                               replace(settings, epochs=1, seed=settings.seed + epoch),
@@ -147,27 +153,8 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
         report["heldout_loss_tuned"] = _mean_loss(model, held, pad)
     report["resumed_from_epoch"] = done
     report["cpu_s"] = round(time.process_time() - t0, 1)
+    report["wall_s"] = round(time.perf_counter() - w0, 1)
     model.save_pretrained(out)
     save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
     return report
-
-
-def load_adapter_lm(adapter: str | Path, kind: str, base_dir: str | Path, base_name: str):
-    """A `TransformersLM` with a LoRA adapter of `kind` merged in; its name carries the
-    adapter's hash (so the LM cache never mixes it up with the base model). An adapter made
-    for another base model is an error."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from igtext.lm.hf import TransformersLM
-
-    meta = read_meta(adapter, kind)
-    if meta["base_model"] != base_name:
-        raise InputError(f"adapter was trained on {meta['base_model']!r}, not {base_name!r}",
-                         file=str(adapter))
-    tok = AutoTokenizer.from_pretrained(base_dir)
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    return TransformersLM(model, tok, name=f"{base_name}+{kind}:{adapter_hash(adapter)}")
 
