@@ -96,7 +96,7 @@ def scripted():
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, tiny_lm):
+def tiny_dir(tmp_path_factory, tiny_lm):
     """The tiny random llama saved as a transformers directory (`hf:PATH`)."""
     d = tmp_path_factory.mktemp("tiny-model")
     tiny_lm.model.save_pretrained(d)

@@ -8,11 +8,11 @@ from igtext.cli import main
 
 
 @pytest.fixture
-def finished_run(tmp_path, tiny_model_dir):
+def finished_run(tmp_path, tiny_dir):
     import igtext
     from conftest import toy_task
     config = igtext.RunConfig.model_validate({
-        "model": f"hf:{tiny_model_dir}", "search": {"generations": 1, "population": 2,
+        "model": f"hf:{tiny_dir}", "search": {"generations": 1, "population": 2,
                                                      "offspring": 2, "elite": 1,
                                                      "seeds": ["Blue means husky."]},
         "likelihood": {"search_examples": 4, "calibrate": False},

@@ -116,14 +116,6 @@ def test_proxy_annotator(tiny_lm):
     assert answer in ("husky", "poodle") and sum(dist.values()) == pytest.approx(1)
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, tiny_lm):
-    d = tmp_path_factory.mktemp("tiny")
-    tiny_lm.model.save_pretrained(d)
-    tiny_lm.tok.save_pretrained(d)
-    return d
-
-
 def test_fit_prior_tiny(tiny_dir, tmp_path):
     from igtext.training.lora import LoraSettings, read_meta
     from igtext.training.reward import RewardPrior, fit_prior
@@ -152,8 +144,8 @@ def test_fit_likelihood_tiny(tiny_dir, tmp_path):
     h = rep["heldout"]
     assert h["fitted"]["log_loss"] < h["zero_shot"]["log_loss"]
     lm = load_tuned_lm(tmp_path / "l", tiny_dir, "tiny")
-    assert lm.name.startswith("tiny+lora:")
-    with pytest.raises(InputError, match="fitted on 'tiny'"):
+    assert lm.name.startswith("tiny+likelihood:")
+    with pytest.raises(InputError, match="made for 'tiny'"):
         load_tuned_lm(tmp_path / "l", tiny_dir, "other")
     with pytest.raises(InputError, match="not a prior one"):
         from igtext.training.reward import RewardPrior
@@ -281,7 +273,7 @@ def test_refresh_loop_with_simulated_person(tmp_path, tiny_dir):
     assert [e["generation"] for e in refreshes] == [1, 2]
     assert refreshes[-1]["store"]["comparisons"] >= 6 and refreshes[-1]["store"]["labels"] >= 8
     assert set(res.extra["adapters"]) == {"prior", "likelihood"}
-    assert "+lora:" in res.extra["likelihood_model"]
+    assert "+likelihood:" in res.extra["likelihood_model"]
     assert res.best.prior_parts.get("reward") is not None      # the fitted prior is in use
 
     # killed after the first refresh, resumed: the same end as the uninterrupted run

@@ -1,7 +1,6 @@
 """Loaders of the public data in ../shared/data (Instruction Induction, HypoBench, CAD):
 real files where present, and clear errors on broken copies."""
 import json
-import shutil
 
 import pytest
 

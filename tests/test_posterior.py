@@ -97,14 +97,14 @@ def test_mix_by_hand():
         Posterior.from_objectives([])
 
 
-def test_label_cli_with_a_mixture(tmp_path, tiny_model_dir, capsys):
+def test_label_cli_with_a_mixture(tmp_path, tiny_dir, capsys):
     import json
 
     import igtext
     from conftest import toy_task
     from igtext.cli import main
     config = igtext.RunConfig.model_validate({
-        "model": f"hf:{tiny_model_dir}", "search": {"generations": 1, "population": 3,
+        "model": f"hf:{tiny_dir}", "search": {"generations": 1, "population": 3,
                                                      "offspring": 2, "elite": 1},
         "likelihood": {"search_examples": 4}, "proposer": {"max_new_tokens": 16}})
     task = toy_task()

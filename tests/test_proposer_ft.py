@@ -88,7 +88,7 @@ def test_traces_from_instruction_induction(tmp_path, capsys):
     assert len(read_traces(out)) == len(ii.annotations("sum", II))
 
 
-def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_model_dir, capsys):
+def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_dir, capsys):
     import igtext
     from igtext.training.lora import read_meta
     data = tmp_path / "traces.jsonl"
@@ -97,67 +97,67 @@ def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_model_dir, capsys)
     cfg = tmp_path / "lora.yaml"
     cfg.write_text("rank: 4\nlr: 0.01\nepochs: 2\nbatch_size: 4\nmax_length: 256\n")
     assert main(["train-proposer", "--data", str(data), "--out", str(out), "--config", str(cfg),
-                 "--model", f"hf:{tiny_model_dir}", "--heldout-tasks", "plural",
+                 "--model", f"hf:{tiny_dir}", "--heldout-tasks", "plural",
                  "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["train_traces"] == 8 and rep["heldout_traces"] == 4
     assert rep["heldout_loss_tuned"] < rep["heldout_loss_base"]     # it learned something
     meta = read_meta(out, "proposer")
-    assert meta["base_model"] == f"hf:{tiny_model_dir}" and len(meta["data_sha256"]) == 64
+    assert meta["base_model"] == f"hf:{tiny_dir}" and len(meta["data_sha256"]) == 64
     assert meta["settings"]["rank"] == 4 and meta["settings"]["alpha"] == 8
     assert (out / "checkpoints" / "epoch-1").is_dir() and (out / "checkpoints" / "epoch-2").is_dir()
 
     # resume: a third epoch continues from the second checkpoint
     assert main(["train-proposer", "--data", str(data), "--out", str(out), "--config", str(cfg),
-                 "--epochs", "3", "--model", f"hf:{tiny_model_dir}", "--resume", "--quiet",
+                 "--epochs", "3", "--model", f"hf:{tiny_dir}", "--resume", "--quiet",
                  "--heldout-tasks", "plural"]) == 0
     assert json.loads(capsys.readouterr().out)["resumed_from_epoch"] == 2
     assert main(["train-proposer", "--data", str(data), "--out", str(out), "--config", str(cfg),
-                 "--epochs", "4", "--rank", "8", "--model", f"hf:{tiny_model_dir}",
+                 "--epochs", "4", "--rank", "8", "--model", f"hf:{tiny_dir}",
                  "--resume", "--quiet", "--heldout-tasks", "plural"]) == 2
     assert "checkpoint's settings differ" in capsys.readouterr().err
 
     config = igtext.RunConfig.model_validate({
-        "model": f"hf:{tiny_model_dir}", "search": {"generations": 1, "population": 2,
+        "model": f"hf:{tiny_dir}", "search": {"generations": 1, "population": 2,
                                                      "offspring": 2, "elite": 1},
         "likelihood": {"search_examples": 4}, "proposer": {"max_new_tokens": 16}})
     res = igtext.search(toy_task(), config=config, out_dir=tmp_path / "run",
                         cache_dir=tmp_path / "cache", proposer_adapter=out)
     from igtext.training.lora import adapter_hash
-    assert res.extra["proposer_model"] == f"hf:{tiny_model_dir}+proposer:{adapter_hash(out)}"
+    assert res.extra["proposer_model"] == f"hf:{tiny_dir}+proposer:{adapter_hash(out)}"
     start = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[0])
     assert start["proposer_model"] == res.extra["proposer_model"]
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["proposer"]["adapter"] == str(out.resolve())
 
 
-def test_adapter_of_another_kind_or_base_is_refused(tmp_path, tiny_model_dir, capsys):
+def test_adapter_of_another_kind_or_base_is_refused(tmp_path, tiny_dir, capsys):
     from igtext.training.lora import LoraSettings, save_meta
     bad = tmp_path / "other"
     bad.mkdir()
     save_meta(bad, "proposer", "smollm2-135m", LoraSettings(), "0" * 64, {})
     args = ["run", "builtin:husky", "--out", str(tmp_path / "run"), "--model",
-            f"hf:{tiny_model_dir}", "--proposer-adapter", str(bad)]
+            f"hf:{tiny_dir}", "--proposer-adapter", str(bad)]
     assert main(args) == 2
     assert "made for 'smollm2-135m'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
-    save_meta(bad, "likelihood", f"hf:{tiny_model_dir}", LoraSettings(), "0" * 64, {})
+    save_meta(bad, "likelihood", f"hf:{tiny_dir}", LoraSettings(), "0" * 64, {})
     assert main(args) == 2
     assert "is a likelihood adapter, not a proposer one" in capsys.readouterr().err
 
 
-def test_trace_longer_than_max_length_is_refused(tmp_path, tiny_model_dir, capsys):
+def test_trace_longer_than_max_length_is_refused(tmp_path, tiny_dir, capsys):
     data = tmp_path / "traces.jsonl"
     write_traces(_traces(3), data)
     cfg = tmp_path / "lora.yaml"
     cfg.write_text("max_length: 20\n")
     assert main(["train-proposer", "--data", str(data), "--out", str(tmp_path / "a"),
-                 "--config", str(cfg), "--model", f"hf:{tiny_model_dir}", "--quiet"]) == 2
+                 "--config", str(cfg), "--model", f"hf:{tiny_dir}", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "traces.jsonl:1:" in err and "more than max_length 20" in err
     cfg.write_text("max_length: 20\nrank: -1\n")
     assert main(["train-proposer", "--data", str(data), "--out", str(tmp_path / "a"),
-                 "--config", str(cfg), "--model", f"hf:{tiny_model_dir}"]) == 2
+                 "--config", str(cfg), "--model", f"hf:{tiny_dir}"]) == 2
     assert "lora.yaml:2: field 'rank'" in capsys.readouterr().err
 
 

@@ -20,7 +20,8 @@ from typing import Sequence
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
 from igtext.prompts import Template, load_template
-from igtext.training.lora import LoraSettings, adapter_hash, data_hash, read_meta, save_meta
+from igtext.training.lora import (LoraSettings, adapter_hash, answer_loss, data_hash, read_meta,
+                                  save_meta)
 from igtext.training.lora import train as train_steps
 
 KIND = "likelihood"
@@ -100,7 +101,7 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
                              "fit likelihood", progress)
     else:
         def loss_fn(batch):
-            return _answer_loss(model, [seqs[k] for k in batch], pad)
+            return answer_loss(model, [seqs[k] for k in batch], pad)
         losses = train_steps(model, list(range(len(seqs))), settings, loss_fn,
                              "fit likelihood", progress)
     out = Path(out)
@@ -205,21 +206,6 @@ def _group_label_logprobs(model, contexts: list[list[int]], conts: list[list[int
     return total.view(batch, len(conts))
 
 
-def _answer_loss(model, chunk, pad):
-    """Next-token loss on the answer tokens."""
-    import torch
-    width = max(len(c) + len(a) for c, a in chunk)
-    ids = torch.full((len(chunk), width), pad)
-    tgt = torch.full((len(chunk), width), -100)
-    att = torch.zeros((len(chunk), width), dtype=torch.long)
-    for b, (c, a) in enumerate(chunk):
-        seq = c + a
-        ids[b, :len(seq)] = torch.tensor(seq)
-        att[b, :len(seq)] = 1
-        tgt[b, len(c):len(seq)] = torch.tensor(a)
-    return model(input_ids=ids, attention_mask=att, labels=tgt).loss
-
-
 def evaluate(lm, judgments: Sequence, labels: Sequence[str], template: Template) -> dict:
     """Log-loss and accuracy of M_L against the answers people gave, and calibration (ECE)."""
     lik = Likelihood(lm, template, labels)
@@ -253,18 +239,6 @@ def _ece(conf: list[float], hits: list[bool], bins: int = 10) -> float:
 
 
 def load_tuned_lm(adapter: str | Path, base_dir: str | Path, base_name: str):
-    """A `TransformersLM` with the adapter merged in; its name carries the adapter's hash."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from igtext.lm.hf import TransformersLM
-
-    meta = read_meta(adapter, KIND)
-    if meta["base_model"] != base_name:
-        raise InputError(f"adapter was fitted on {meta['base_model']!r}, not {base_name!r}",
-                         file=str(adapter))
-    tok = AutoTokenizer.from_pretrained(base_dir)
-    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
-    return TransformersLM(model, tok, name=f"{base_name}+lora:{adapter_hash(adapter)}")
+    """A `TransformersLM` with the fitted M_L merged in; its name carries the adapter's hash."""
+    from igtext.training.adapters import load_adapter_lm
+    return load_adapter_lm(adapter, KIND, base_dir, base_name)

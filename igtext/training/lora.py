@@ -148,3 +148,18 @@ def progress_bar(enabled: bool, total: int, what: str):
             self.p.stop()
             return False
     return _Bar()
+
+
+def answer_loss(model, chunk, pad):
+    """Mean next-token loss on the answer tokens of a batch of (context, answer) ids."""
+    import torch
+    width = max(len(c) + len(a) for c, a in chunk)
+    ids = torch.full((len(chunk), width), pad)
+    tgt = torch.full((len(chunk), width), -100)
+    att = torch.zeros((len(chunk), width), dtype=torch.long)
+    for b, (c, a) in enumerate(chunk):
+        seq = c + a
+        ids[b, :len(seq)] = torch.tensor(seq)
+        att[b, :len(seq)] = 1
+        tgt[b, len(c):len(seq)] = torch.tensor(a)
+    return model(input_ids=ids, attention_mask=att, labels=tgt).loss

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from igtext.errors import InputError
 from igtext.prompts import Template, load_template
 from igtext.traces import Trace
-from igtext.training.lora import LoraSettings, data_hash, read_meta, save_meta
+from igtext.training.lora import LoraSettings, answer_loss, data_hash, read_meta, save_meta
 from igtext.training.lora import train as train_steps
 
 KIND = "proposer"
@@ -52,21 +52,6 @@ def _encode_all(tok, traces: Sequence[Trace], templates, max_length: int,
                              f"show fewer examples)", file=source, line=t.line or None)
         out.append((ctx, ans))
     return out
-
-
-def answer_loss(model, chunk, pad):
-    """Mean next-token loss on the answer tokens of a batch of (context, answer) ids."""
-    import torch
-    width = max(len(c) + len(a) for c, a in chunk)
-    ids = torch.full((len(chunk), width), pad)
-    tgt = torch.full((len(chunk), width), -100)
-    att = torch.zeros((len(chunk), width), dtype=torch.long)
-    for b, (c, a) in enumerate(chunk):
-        seq = c + a
-        ids[b, :len(seq)] = torch.tensor(seq)
-        att[b, :len(seq)] = 1
-        tgt[b, len(c):len(seq)] = torch.tensor(a)
-    return model(input_ids=ids, attention_mask=att, labels=tgt).loss
 
 
 def _mean_loss(model, seqs, pad, batch: int = 8) -> float:

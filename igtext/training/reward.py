@@ -16,12 +16,14 @@ from igtext.training.lora import train as train_steps
 KIND = "prior"
 
 
-def _load_base(base_dir: str | Path):
+def load_scoring_model(base_dir: str | Path, num_labels: int = 1):
+    """The local LM with a linear head of `num_labels` outputs on its last token (a reward
+    model, or a classifier), and its tokenizer set up for right-padded batches."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=1,
+    model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=num_labels,
                                                                dtype=torch.float32)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else \
@@ -59,7 +61,7 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
         raise InputError(f"{len(train)} comparisons with a winner are too few to fit (need 4)",
                          field="comparisons")
     torch.manual_seed(settings.seed)
-    model, tok = _load_base(base_dir)
+    model, tok = load_scoring_model(base_dir)
     if init is not None:
         from peft import PeftModel
         read_meta(init, KIND)
@@ -108,7 +110,7 @@ class RewardPrior:
         from peft import PeftModel
 
         self.meta = read_meta(adapter, KIND)
-        model, self.tok = _load_base(base_dir)
+        model, self.tok = load_scoring_model(base_dir)
         self.model = PeftModel.from_pretrained(model, str(adapter)).eval()
         self.weight, self.max_length, self.torch = weight, max_length, torch
         self.adapter = str(adapter)

@@ -1,0 +1,315 @@
+"""Benchmark: out-of-distribution accuracy of IG against the usual baselines.
+
+For each benchmark (D, D') and seed, on the same local model:
+
+  tfidf_lr         TF-IDF + logistic regression trained on D
+  lora_clf         the LM fine-tuned with LoRA as a classifier on D (x -> y, no z)
+  zero_shot        M_L under the task's generic instruction, no search
+  likelihood_only  the search with prior weight 0 (APE-style), same LM budget as IG
+  ig               the search with prior + likelihood (igtext's default)
+  ig_distil        M_L_test distilled from IG's z* on part of D' (scored on the rest)
+
+Open-ended Instruction Induction tasks have no label set: there the rows are zero_shot,
+likelihood_only and ig (execution accuracy with APE's metric), the human instructions
+(mean, and the best by the same objective on D) and APE's reported best-instruction number
+with InstructGPT for reference. Writes eval/results/ood{,-quick}.{json,md}.
+
+    .venv/bin/python eval/ood.py --quick          # a few benchmarks, small budgets (~20 min)
+    .venv/bin/python eval/ood.py [--seeds 3]      # everything (hours on 2 cores)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
+                          "ig_distil")
+OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
+GENERIC = "Read the input and give the answer."
+
+
+def benchmarks(quick: bool) -> dict:
+    """name -> (task maker taking a seed, kind)."""
+    from igtext.tasks.cad import cad_task
+    from igtext.tasks.husky import husky_task
+    from igtext.tasks.hypobench import hypobench_task
+    from igtext.tasks.instruction_induction import ii_task, task_names
+    n = 48 if quick else None
+    out = {"husky": (lambda s: husky_task(n_train=n or 160, n_test=n or 160, seed=s),
+                     "classification"),
+           "hypobench:deceptive_reviews": (lambda s: hypobench_task(
+               "deceptive_reviews", n_train=n or 200, n_test=n or 320, seed=s), "classification")}
+    if quick:
+        out["ii:antonyms"] = (lambda s: ii_task("antonyms", n_train=16, n_test=20, seed=s),
+                              "open")
+        return out
+    out["hypobench:deceptive_reviews@ind"] = (lambda s: hypobench_task(
+        "deceptive_reviews", shift="ind", n_train=200, n_test=320, seed=s), "classification")
+    for name in ("headline_binary", "gptgc_detect", "llamagc_detect"):
+        out[f"hypobench:{name}"] = (lambda s, name=name: hypobench_task(
+            name, n_train=200, n_test=300, seed=s), "classification")
+    out["cad:sentiment"] = (lambda s: cad_task(n_train=300, n_test=300, seed=s),
+                            "classification")
+    for name in task_names():
+        out[f"ii:{name}"] = (lambda s, name=name: ii_task(name, n_train=20, n_test=50, seed=s),
+                             "open")
+    return out
+
+
+def timer():
+    t0 = time.perf_counter()
+    return lambda: round(time.perf_counter() - t0, 1)
+
+
+def accuracy(pred, gold) -> float:
+    return sum(p == g for p, g in zip(pred, gold)) / len(gold) if gold else float("nan")
+
+
+def run_tfidf(task) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    clf = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
+    clf.fit([e.input for e in task.train], [e.label for e in task.train])
+    return {"acc_D": accuracy(clf.predict([e.input for e in task.train]),
+                              [e.label for e in task.train]),
+            "acc_Dprime": accuracy(clf.predict([e.input for e in task.test]),
+                                   [e.label for e in task.test]), "lm_calls": 0, "lm_tokens": 0}
+
+
+def run_lora_clf(task, seed: int, args) -> dict:
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.classifier import fit_classifier
+    from igtext.training.lora import LoraSettings
+    clf = fit_classifier(task.train, task.labels, base_model_dir(args.model), LoraSettings(
+        epochs=args.clf_epochs, lr=1e-3, rank=8, alpha=16, batch_size=8, max_length=256,
+        seed=seed, targets=("q_proj", "k_proj", "v_proj", "o_proj")))
+    return {"acc_D": accuracy(clf.predict([e.input for e in task.train]),
+                              [e.label for e in task.train]),
+            "acc_Dprime": accuracy(clf.predict([e.input for e in task.test]),
+                                   [e.label for e in task.test]), "lm_calls": 0, "lm_tokens": 0}
+
+
+def _metered(lm, cache_dir):
+    from igtext.lm.budget import Budget
+    from igtext.lm.cache import DiskCache, MeteredLM
+    return MeteredLM(lm, DiskCache(cache_dir), Budget())
+
+
+def _likelihood(lm):
+    from igtext.likelihood import Likelihood
+    from igtext.prompts import load_template
+    return lambda task: Likelihood(lm, load_template("likelihood"), task.labels)
+
+
+def run_zero_shot(task, lm, calibrate: bool) -> dict:
+    lik = _likelihood(lm)(task)
+    z = task.initial_hypothesis or GENERIC
+    out = {}
+    for split, exs in (("acc_D", task.train), ("acc_Dprime", task.test)):
+        js = lik.judge(z, exs)
+        out[split] = accuracy([j.predicted(calibrate) for j in js], [e.label for e in exs])
+    return {**out, "lm_calls": lm.usage.calls, "lm_tokens": lm.usage.tokens}
+
+
+def search_config(args, seed: int, prior_weight: float):
+    from igtext.config import RunConfig
+    return RunConfig.model_validate({
+        "seed": seed, "model": args.model, "budget": {"max_calls": args.calls},
+        "prior": {"weight": prior_weight},
+        "search": {"generations": args.generations, "population": args.population,
+                   "offspring": args.population},
+        "likelihood": {"search_examples": args.search_examples},
+        "proposer": {"max_new_tokens": 96}})
+
+
+def run_search(task, seed, args, prior_weight, work: Path, lm) -> tuple[dict, Path]:
+    import igtext
+    out = work / f"{re.sub(r'[^a-z0-9]+', '_', task.name)}-{seed}-w{prior_weight}"
+    res = igtext.search(task, config=search_config(args, seed, prior_weight), model=lm,
+                        out_dir=out, cache_dir=work / "cache")
+    return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
+            "lm_calls": res.extra["lm_calls"], "lm_tokens": res.extra["lm_tokens"],
+            "z_star": res.best.hypothesis.text}, out
+
+
+def run_distil(run_dir: Path, lm, work: Path) -> dict:
+    from igtext.distil import distil
+    rep = distil(run_dir, run_dir / "m_l_test", model=lm, cache_dir=work / "cache")
+    return {"acc_D": None, "acc_Dprime": rep.get("student_accuracy_gold"),
+            "note": f"on the held-out {rep['heldout']} of D'", "lm_calls": 0, "lm_tokens": 0,
+            "agreement_with_z_star": rep["agreement_with_z_star"],
+            "speedup_vs_M_L": rep["speedup"]}
+
+
+def execution(name: str, z: str, task, lik) -> float:
+    """Execution accuracy of z on D' with APE's metric for the Instruction Induction task."""
+    from igtext.tasks import instruction_induction as ii
+    answers = lik.answers(z, task.test, 24)
+    gold = {e.input: e.answers for e in ii.examples(name, "execute")}
+    return statistics.mean(ii.score(name, a, gold.get(e.input, (e.label,)))
+                           for a, e in zip(answers, task.test))
+
+
+def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
+    """Rows for an Instruction Induction task."""
+    from igtext.data import Hypothesis
+    from igtext.objective import Scorer
+    from igtext.prior import Prior, PriorWeights
+    from igtext.prompts import load_template
+    from igtext.tasks import instruction_induction as ii
+    name = bench.split(":", 1)[1]
+    lik = _likelihood(lm)(task)
+    done = timer()
+    rows = {"zero_shot": {"acc_Dprime": execution(name, GENERIC, task, lik), "wall_s": done()}}
+    for method, w in (("likelihood_only", 0.0), ("ig", 1.0)):
+        done = timer()
+        r, _ = run_search(task, seed, args, w, work, lm.inner)
+        rows[method] = {**r, "acc_Dprime": execution(name, r["z_star"], task, lik),
+                        "acc_D": None, "wall_s": done()}
+    done = timer()
+    humans = ii.annotations(name)
+    prior = Prior(lm, load_template("prior_judge"), load_template("prior_text"),
+                  PriorWeights(5.0, 0.0, 0.0), None, "")
+    scored = Scorer(lik, prior, task.train, len(task.train)).score([Hypothesis(h) for h in humans])
+    accs = [execution(name, h, task, lik) for h in humans]
+    best = max(range(len(humans)), key=lambda i: scored[i].objective)
+    rows["human_mean"] = {"acc_Dprime": statistics.mean(accs), "wall_s": done()}
+    rows["human_best"] = {"acc_Dprime": accs[best], "z_star": humans[best]}
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["benchmark"], {}).setdefault(r["method"], []).append(r)
+    summary = {}
+    for bench, methods in out.items():
+        summary[bench] = {}
+        for method, rs in methods.items():
+            cell = {}
+            for key in ("acc_D", "acc_Dprime", "lm_calls", "lm_tokens", "wall_s"):
+                vals = [r[key] for r in rs if r.get(key) is not None]
+                if vals:
+                    cell[key] = {"mean": statistics.mean(vals),
+                                 "spread": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
+            summary[bench][method] = cell
+    return summary
+
+
+def ape_reference() -> dict[str, float]:
+    from igtext.tasks.datadir import data_dir
+    path = data_dir("instruction_induction") / "APE_REPORTED_RESULTS.md"
+    if not path.exists():
+        return {}
+    rows = re.findall(r"^\|\s*([a-z_\-]+)\s*\|[^|]*\|\s*([0-9.]+)", path.read_text(), re.M)
+    return {k: float(v) for k, v in rows}
+
+
+def markdown(res: dict) -> str:
+    ape = ape_reference()
+    lines = [f"# Out-of-distribution benchmark{' (quick)' if res['quick'] else ''}", "",
+             f"Command: `{res['command']}`  ", f"{res['machine']}  ",
+             f"Seeds: {res['seeds']}; search budget per run: {res['calls']} LM calls, "
+             f"{res['generations']} generations of {res['population']}.", "",
+             "| benchmark | method | accuracy on D | accuracy on D' | LM calls | LM tokens | wall s |",
+             "|---|---|---|---|---|---|---|"]
+
+    def fmt(cell, key, digits=3):
+        v = cell.get(key)
+        return "–" if v is None else f"{v['mean']:.{digits}f} ± {v['spread']:.{digits}f}"
+    for bench, methods in res["summary"].items():
+        for method, cell in methods.items():
+            lines.append(f"| {bench} | {method} | {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')} "
+                         f"| {fmt(cell, 'lm_calls', 0)} | {fmt(cell, 'lm_tokens', 0)} "
+                         f"| {fmt(cell, 'wall_s', 1)} |")
+        name = bench.split(":", 1)[1] if bench.startswith("ii:") else None
+        if name in ape:
+            lines.append(f"| {bench} | APE, InstructGPT (reported best) | – | {ape[name]:.2f} "
+                         f"| – | – | – |")
+    lines += ["", "Mean ± spread (population std) over seeds. For ii:* rows, accuracy on D' is "
+              "execution accuracy on the execute split with APE's metric; ig_distil is scored "
+              "on the part of D' it was not fitted on.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--seeds", type=int)
+    ap.add_argument("--calls", type=int)
+    ap.add_argument("--generations", type=int)
+    ap.add_argument("--population", type=int)
+    ap.add_argument("--search-examples", type=int)
+    ap.add_argument("--clf-epochs", type=int, default=3)
+    ap.add_argument("--benchmarks", help="comma-separated subset")
+    ap.add_argument("--work", help="run directories (default: a temporary one)")
+    ap.add_argument("--model", default="smollm2-135m", help="the local model of every method")
+    ap.add_argument("--out-dir", default=str(RESULTS))
+    args = ap.parse_args()
+    q = args.quick
+    defaults = {"seeds": 1 if q else 3, "calls": 1500 if q else 12000,
+                "generations": 1 if q else 3, "population": 3 if q else 6,
+                "search_examples": 12 if q else 48}
+    for k, v in defaults.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    from igtext.lm.cache import default_cache_dir
+    from igtext.lm.registry import load_model
+    base = load_model(args.model)
+    work = Path(args.work or tempfile.mkdtemp(prefix="igtext-ood-"))
+    benches = benchmarks(q)
+    if args.benchmarks:
+        benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
+    rows = []
+    total = timer()
+    for bench, (make, kind) in benches.items():
+        for seed in range(args.seeds):
+            task = make(seed)
+            if kind == "open":
+                for method, r in run_open(bench, task, seed, args, _metered(
+                        base, default_cache_dir(None)), work).items():
+                    rows.append({"benchmark": bench, "method": method, "seed": seed, **r})
+                continue
+            ig_dir = None
+            for method in CLASSIFICATION_METHODS:
+                done = timer()
+                lm = _metered(base, default_cache_dir(None))
+                if method == "tfidf_lr":
+                    r = run_tfidf(task)
+                elif method == "lora_clf":
+                    r = run_lora_clf(task, seed, args)
+                elif method == "zero_shot":
+                    r = run_zero_shot(task, lm, calibrate=True)
+                elif method in ("likelihood_only", "ig"):
+                    r, run_dir = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
+                                            work, base)
+                    ig_dir = run_dir if method == "ig" else ig_dir
+                else:
+                    r = run_distil(ig_dir, base, work)
+                rows.append({"benchmark": bench, "method": method, "seed": seed, **r,
+                             "wall_s": done()})
+                print(json.dumps({k: v for k, v in rows[-1].items() if k != "z_star"}),
+                      flush=True)
+    res = {"command": "eval/ood.py " + " ".join(
+               f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+               for k, v in vars(args).items()
+               if v not in (None, False) and k not in ("work", "out_dir")),
+           "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
+           "quick": q, "seeds": args.seeds, "calls": args.calls,
+           "generations": args.generations, "population": args.population,
+           "summary": summarise(rows), "rows": rows, "wall_s": total()}
+    stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
+    stem.with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
+
+
+if __name__ == "__main__":
+    main()
