@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("--store", required=True, help="judgment store (SQLite)")
         f.add_argument("--out", required=True, help="adapter directory")
         f.add_argument("--model", default="smollm2-135m")
-        f.add_argument("--epochs", type=int, default=2)
+        f.add_argument("--epochs", type=int, help="default: the recipe's (prior 2, M_L 1)")
         f.add_argument("--lr", type=float)
         f.add_argument("--rank", type=int)
         f.add_argument("--heldout", type=float, default=0.2, help="share held out for the report")
@@ -377,11 +377,12 @@ def _split(items, heldout: float, seed: int):
     return items[k:], items[:k]
 
 
-def _settings(a, **defaults):
+def _settings(a, recipe):
+    """The recipe's LoRA settings with the command line's --epochs, --lr, --rank, --seed."""
     from dataclasses import replace
-
-    from igtext.training.lora import LoraSettings
-    s = replace(LoraSettings(), epochs=a.epochs, seed=a.seed, **defaults)
+    s = replace(recipe, seed=a.seed)
+    if a.epochs:
+        s = replace(s, epochs=a.epochs)
     if a.lr:
         s = replace(s, lr=a.lr)
     if a.rank:
@@ -404,11 +405,11 @@ def _cmd_traces(a) -> None:
 
 
 def _cmd_train_proposer(a) -> None:
+    from igtext.config import ProposerTrainingConfig, load_config, parse_config
     from igtext.errors import InputError
     from igtext.lm.registry import base_model_dir
     from igtext.traces import read_traces
     from igtext.training.proposer_ft import fit_proposer
-    from igtext.config import ProposerTrainingConfig, load_config, parse_config
     cfg = load_config(a.config, ProposerTrainingConfig)
     flags = {"rank": a.rank, "lr": a.lr, "epochs": a.epochs, "max_length": a.max_length}
     cfg = parse_config({**cfg.model_dump(), **{k: v for k, v in flags.items() if v is not None}},
@@ -437,8 +438,9 @@ def _cmd_fit_prior(a) -> None:
     from igtext.training.reward import fit_prior
     comps = [(c.z_a, c.z_b, c.winner) for c in JudgmentStore(a.store).comparisons()]
     train, held = _split(comps, a.heldout, a.seed)
-    rep = fit_prior(train, base_model_dir(a.model), a.out,
-                    _settings(a, lr=2e-3, max_length=128, top_layers=8), heldout=held,
+    from igtext.training.lora import LoraSettings
+    recipe = LoraSettings(epochs=2, lr=2e-3, max_length=128, top_layers=8)
+    rep = fit_prior(train, base_model_dir(a.model), a.out, _settings(a, recipe), heldout=held,
                     base_name=a.model, progress=not a.quiet)
     print(json.dumps(rep))
 
@@ -448,7 +450,7 @@ def _cmd_fit_likelihood(a) -> None:
     from igtext.judgments.store import JudgmentStore
     from igtext.lm.registry import base_model_dir
     from igtext.tasks import load_task
-    from igtext.training.likelihood_ft import fit_likelihood
+    from igtext.training.likelihood_ft import RECIPE, fit_likelihood
     task = load_task(a.task)
     if not task.labels:
         raise InputError("fit-likelihood needs a task with a closed label set", field="task")
@@ -456,9 +458,7 @@ def _cmd_fit_likelihood(a) -> None:
     train_z, held_z = _split(zs, a.heldout, a.seed)       # held out by z: unseen instructions
     labels = JudgmentStore(a.store).labels()
     rep = fit_likelihood([j for j in labels if j.z in set(train_z)], task.labels,
-                         base_model_dir(a.model), a.out,
-                         _settings(a, rank=16, alpha=32, max_length=320,
-                                   targets=("q_proj", "k_proj", "v_proj", "o_proj")),
+                         base_model_dir(a.model), a.out, _settings(a, RECIPE),
                          heldout=[j for j in labels if j.z in set(held_z)], base_name=a.model,
                          progress=not a.quiet)
     print(json.dumps(rep))

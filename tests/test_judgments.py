@@ -245,6 +245,14 @@ def test_cli_judge_terminal_import_export_and_fits(tiny_run, tiny_dir, tmp_path)
     assert main(["fit-prior", "--store", str(store), "--out", str(tmp_path / "p"), "--model",
                  f"hf:{tiny_dir}", "--epochs", "1", "--quiet"]) == 0
     assert (tmp_path / "p" / "igtext_adapter.json").exists()
+    assert main(["fit-likelihood", "--store", str(store), "--task", "builtin:husky", "--out",
+                 str(tmp_path / "l"), "--model", f"hf:{tiny_dir}", "--heldout", "0",
+                 "--quiet"]) == 0
+    from igtext.training.likelihood_ft import RECIPE
+    from igtext.training.lora import read_meta
+    got = read_meta(tmp_path / "l", "likelihood")["settings"]
+    assert (got["schedule"], got["targets"], got["epochs"]) == (
+        RECIPE.schedule, list(RECIPE.targets), RECIPE.epochs)      # the recipe that worked
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"kind": "comparison", "a_id": "hnope", "z_b": "x", "winner": "a", '
                    '"annotator": "p", "source": "person"}\n')
