@@ -71,16 +71,20 @@ def accuracy(pred, gold) -> float:
     return sum(p == g for p, g in zip(pred, gold)) / len(gold) if gold else float("nan")
 
 
+def split_accuracies(predict, task) -> dict:
+    """Accuracy on D and on D' of a classifier `predict(texts) -> labels` (no LM calls)."""
+    return {key: accuracy(list(predict([e.input for e in exs])), [e.label for e in exs])
+            for key, exs in (("acc_D", task.train), ("acc_Dprime", task.test))} | {
+        "lm_calls": 0, "lm_tokens": 0}
+
+
 def run_tfidf(task) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     clf = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
     clf.fit([e.input for e in task.train], [e.label for e in task.train])
-    return {"acc_D": accuracy(clf.predict([e.input for e in task.train]),
-                              [e.label for e in task.train]),
-            "acc_Dprime": accuracy(clf.predict([e.input for e in task.test]),
-                                   [e.label for e in task.test]), "lm_calls": 0, "lm_tokens": 0}
+    return split_accuracies(clf.predict, task)
 
 
 def run_lora_clf(task, seed: int, args) -> dict:
@@ -90,10 +94,7 @@ def run_lora_clf(task, seed: int, args) -> dict:
     clf = fit_classifier(task.train, task.labels, base_model_dir(args.model), LoraSettings(
         epochs=args.clf_epochs, lr=1e-3, rank=8, alpha=16, batch_size=8, max_length=256,
         seed=seed, targets=("q_proj", "k_proj", "v_proj", "o_proj")))
-    return {"acc_D": accuracy(clf.predict([e.input for e in task.train]),
-                              [e.label for e in task.train]),
-            "acc_Dprime": accuracy(clf.predict([e.input for e in task.test]),
-                                   [e.label for e in task.test]), "lm_calls": 0, "lm_tokens": 0}
+    return split_accuracies(clf.predict, task)
 
 
 def _metered(lm, cache_dir):
@@ -102,14 +103,14 @@ def _metered(lm, cache_dir):
     return MeteredLM(lm, DiskCache(cache_dir), Budget())
 
 
-def _likelihood(lm):
+def _likelihood(lm, task):
     from igtext.likelihood import Likelihood
     from igtext.prompts import load_template
-    return lambda task: Likelihood(lm, load_template("likelihood"), task.labels)
+    return Likelihood(lm, load_template("likelihood"), task.labels)
 
 
 def run_zero_shot(task, lm, calibrate: bool) -> dict:
-    lik = _likelihood(lm)(task)
+    lik = _likelihood(lm, task)
     z = task.initial_hypothesis or GENERIC
     out = {}
     for split, exs in (("acc_D", task.train), ("acc_Dprime", task.test)):
@@ -165,7 +166,7 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
     from igtext.prompts import load_template
     from igtext.tasks import instruction_induction as ii
     name = bench.split(":", 1)[1]
-    lik = _likelihood(lm)(task)
+    lik = _likelihood(lm, task)
     done = timer()
     rows = {"zero_shot": {"acc_Dprime": execution(name, GENERIC, task, lik), "wall_s": done()}}
     for method, w in (("likelihood_only", 0.0), ("ig", 1.0)):

@@ -154,12 +154,6 @@ def _mean(values) -> float | None:
 def summarise(rows: list[dict], n_seeds: int) -> dict:
     """Per arm and metric: the mean over tasks for each seed, then mean and spread over seeds;
     also the share of held-out tasks where lora beats base."""
-    for r in rows:                     # similarity from the texts, the same way for every arm
-        humans = ii.annotations(r["task"])
-        for arm in ARMS:
-            if r[arm].get("texts"):
-                sims = [similarity(t, humans) for t in r[arm]["texts"]]
-                r[arm]["similarity_mean"], r[arm]["similarity_best"] = _mean(sims), max(sims)
     out = {}
     for arm in ARMS:
         out[arm] = {}
