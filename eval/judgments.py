@@ -25,7 +25,7 @@ from pathlib import Path
 from igtext.judgments.store import LabelJudgment
 from igtext.lm.registry import converted_dir
 from igtext.tasks.husky import husky_task
-from igtext.tasks.husky_world import SimulatedPerson, hypothesis_pool
+from igtext.tasks.husky_world import SEED_HYPOTHESES, SimulatedPerson, hypothesis_pool
 from igtext.training.likelihood_ft import fit_likelihood
 from igtext.training.lora import LoraSettings
 from igtext.training.reward import fit_prior
@@ -52,7 +52,8 @@ def part_prior(args, base, work) -> dict:
     train = pairs_from(train_pool, args.comparisons, rng, person)
     test = pairs_from(test_pool, 300, rng, person)
     done = cpu_timer()
-    report = fit_prior(train, base, work / "prior", LoraSettings(
+    out = Path(args.prior_adapter_out) if args.prior_adapter_out else work / "prior"
+    report = fit_prior(train, base, out, LoraSettings(
         rank=8, alpha=16, lr=2e-3, epochs=args.prior_epochs, batch_size=8, max_length=128,
         top_layers=args.top_layers), heldout=test, base_name="smollm2-135m")
     return {**report, **done(), "comparisons": len(train), "heldout_hypotheses": len(test_pool)}
@@ -120,15 +121,6 @@ def part_likelihood(args, base, work) -> dict:
             "whose trait words never occur in D"}
 
 
-LOOP_SEEDS = [
-    "A dog in deep snow is a husky. A dog on green grass is a labrador. A dog inside a fire "
-    "station is a dalmatian. A dog on a velvet sofa is a poodle.",
-    "A husky has pale blue eyes and thick grey and white fur. A labrador has a short yellow "
-    "coat and floppy ears. A dalmatian has a white coat covered in black spots. A poodle has "
-    "tightly curled fur and a pom-pom haircut.",
-    "A husky has a short yellow coat. A labrador has tightly curled fur. A dalmatian has pale "
-    "blue eyes. A poodle has a white coat covered in black spots.",
-]
 
 
 def person_accuracy(z: str, examples) -> float:
@@ -153,7 +145,7 @@ def part_loop(args, work) -> dict:
     for seed in [int(s) for s in str(args.loop_seeds).split(",")]:
         base = {"seed": seed, "budget": {"max_calls": args.loop_calls},
                 "search": {"generations": args.loop_generations, "population": 4,
-                           "offspring": 2, "elite": 2, "seeds": LOOP_SEEDS},
+                           "offspring": 2, "elite": 2, "seeds": list(SEED_HYPOTHESES)},
                 "likelihood": {"search_examples": 16, "calibrate": False,
                                "adapter": args.loop_lik_adapter or None},
                 "prior": {"adapter": args.loop_prior_adapter or None},
@@ -195,6 +187,7 @@ def main() -> None:
     ap.add_argument("--lik-schedule", default="cosine")
     ap.add_argument("--lik-clip", type=float, default=1.0)
     ap.add_argument("--lik-adapter-out", default="", help="keep the fitted M_L adapter here")
+    ap.add_argument("--prior-adapter-out", default="", help="keep the fitted prior here")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     ap.add_argument("--top-layers", type=int, default=8)
     ap.add_argument("--loop-calls", type=int, default=12000)

@@ -7,12 +7,25 @@ For each benchmark (D, D') and seed, on the same local model:
   zero_shot        M_L under the task's generic instruction, no search
   likelihood_only  the search with prior weight 0 (APE-style), same LM budget as IG
   ig               the search with prior + likelihood (igtext's default)
-  ig_distil        M_L_test distilled from IG's z* on part of D' (scored on the rest)
+  ig_distil        M_L_test (logistic regression on frozen LM features) distilled from IG's
+                   z* labels on part of D' (scored on the rest)
+  ig_distil_lora   the same with the LoRA-classifier M_L_test
+
+With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out DIR/prior
+--lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
+world: comparisons of z's and labels of D-style inputs, never a D' label), husky gets two more
+rows, both on that fitted M_L and starting from the same seed z's (a background rule, a
+trait rule and a wrong rule, `husky_world.SEED_HYPOTHESES`), under the same call cap:
+
+  likelihood_only_fitted   prior weight 0
+  ig_fitted                the fitted prior (Bradley-Terry) + the fitted M_L
 
 Open-ended Instruction Induction tasks have no label set: there the rows are zero_shot,
 likelihood_only and ig (execution accuracy with APE's metric), the human instructions
 (mean, and the best by the same objective on D) and APE's reported best-instruction number
-with InstructGPT for reference. Writes eval/results/ood{,-quick}.{json,md}.
+with InstructGPT for reference. Writes eval/results/ood{,-quick}.{json,md}, and every row as
+it is made to ood{,-quick}.rows.jsonl: a cut run started again with the same settings (and
+the same --work directory) continues where it stopped.
 
     .venv/bin/python eval/ood.py --quick          # a few benchmarks, small budgets (~20 min)
     .venv/bin/python eval/ood.py [--seeds 3]      # everything (hours on 2 cores)
@@ -23,13 +36,13 @@ import argparse
 import json
 import re
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil")
+                          "ig_distil", "ig_distil_lora")
+FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
 OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
 GENERIC = "Read the input and give the answer."
 
@@ -88,12 +101,12 @@ def run_tfidf(task) -> dict:
 
 
 def run_lora_clf(task, seed: int, args) -> dict:
+    from dataclasses import replace
+
     from igtext.lm.registry import base_model_dir
-    from igtext.training.classifier import fit_classifier
-    from igtext.training.lora import LoraSettings
-    clf = fit_classifier(task.train, task.labels, base_model_dir(args.model), LoraSettings(
-        epochs=args.clf_epochs, lr=1e-3, rank=8, alpha=16, batch_size=8, max_length=256,
-        seed=seed, targets=("q_proj", "k_proj", "v_proj", "o_proj")))
+    from igtext.training.classifier import SETTINGS, fit_classifier
+    clf = fit_classifier(task.train, task.labels, base_model_dir(args.model),
+                         replace(SETTINGS, epochs=args.clf_epochs, seed=seed))
     return split_accuracies(clf.predict, task)
 
 
@@ -119,34 +132,59 @@ def run_zero_shot(task, lm, calibrate: bool) -> dict:
     return {**out, "lm_calls": lm.usage.calls, "lm_tokens": lm.usage.tokens}
 
 
-def search_config(args, seed: int, prior_weight: float):
+def search_config(args, seed: int, prior_weight: float, fitted: Path | None = None):
+    """The search of every LM arm; `fitted`: a directory with the judgment-fitted `prior`
+    and `likelihood` adapters (M_L fitted, z's seeded with the husky world's seed rules)."""
     from igtext.config import RunConfig
-    return RunConfig.model_validate({
-        "seed": seed, "model": args.model, "budget": {"max_calls": args.calls},
-        "prior": {"weight": prior_weight},
-        "search": {"generations": args.generations, "population": args.population,
-                   "offspring": args.population},
-        "likelihood": {"search_examples": args.search_examples},
-        "proposer": {"max_new_tokens": 96}})
+    from igtext.tasks.husky_world import SEED_HYPOTHESES
+    cfg = {"seed": seed, "model": args.model, "budget": {"max_calls": args.calls},
+           "prior": {"weight": prior_weight},
+           "search": {"generations": args.generations, "population": args.population,
+                      "offspring": args.population},
+           "likelihood": {"search_examples": args.search_examples},
+           "proposer": {"max_new_tokens": 96}}
+    if fitted:
+        cfg["likelihood"] |= {"adapter": str(fitted / "likelihood"), "calibrate": False}
+        cfg["search"]["seeds"] = list(SEED_HYPOTHESES)
+        if prior_weight:
+            cfg["prior"]["adapter"] = str(fitted / "prior")
+    return RunConfig.model_validate(cfg)
 
 
-def run_search(task, seed, args, prior_weight, work: Path, lm) -> tuple[dict, Path]:
+def search_dir(work: Path, task, seed: int, prior_weight: float,
+               fitted: Path | None = None) -> Path:
+    """A search's run directory (a fitted arm's names the adapters it was made with)."""
+    return work / (f"{re.sub(r'[^a-z0-9]+', '_', task.name)}-{seed}-w{prior_weight}"
+                   + (f"-fitted-{adapter_hash(str(fitted))}" if fitted else ""))
+
+
+def run_search(task, seed, args, prior_weight, work: Path, lm,
+               fitted: Path | None = None) -> tuple[dict, Path]:
     import igtext
-    out = work / f"{re.sub(r'[^a-z0-9]+', '_', task.name)}-{seed}-w{prior_weight}"
-    res = igtext.search(task, config=search_config(args, seed, prior_weight), model=lm,
-                        out_dir=out, cache_dir=work / "cache")
+    out = search_dir(work, task, seed, prior_weight, fitted)
+    if (out / "config.json").exists():          # a cut run of the same settings: continue it
+        res = igtext.resume(out, model=lm, cache_dir=work / "cache")
+    else:
+        res = igtext.search(task, config=search_config(args, seed, prior_weight, fitted),
+                            model=None if fitted else lm, out_dir=out, cache_dir=work / "cache")
     return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
             "lm_calls": res.extra["lm_calls"], "lm_tokens": res.extra["lm_tokens"],
             "z_star": res.best.hypothesis.text}, out
 
 
-def run_distil(run_dir: Path, lm, work: Path) -> dict:
+def run_distil(run_dir: Path, lm, work: Path, student: str, seed: int, args) -> dict:
+    from dataclasses import replace
+
     from igtext.distil import distil
-    rep = distil(run_dir, run_dir / "m_l_test", model=lm, cache_dir=work / "cache")
+    from igtext.training.classifier import SETTINGS
+    rep = distil(run_dir, run_dir / f"m_l_test-{student}", model=lm, cache_dir=work / "cache",
+                 student=student, lora_settings=replace(SETTINGS, epochs=args.clf_epochs,
+                                                        seed=seed))
     return {"acc_D": None, "acc_Dprime": rep.get("student_accuracy_gold"),
+            "z_star_acc_on_same": rep.get("z_star_accuracy_gold"),
             "note": f"on the held-out {rep['heldout']} of D'", "lm_calls": 0, "lm_tokens": 0,
             "agreement_with_z_star": rep["agreement_with_z_star"],
-            "speedup_vs_M_L": rep["speedup"]}
+            "speedup_vs_M_L": rep["speedup"], "fit_s": rep["fit_s"]}
 
 
 def execution(name: str, z: str, task, lik) -> float:
@@ -240,6 +278,17 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def adapter_hash(judgments_dir: str) -> str:
+    from igtext.training.lora import adapter_hash as one
+    return "".join(one(Path(judgments_dir) / part)[:6] for part in ("prior", "likelihood"))
+
+
+def settings_key(args) -> str:
+    """What a row depends on: rows made with other settings are not reused."""
+    return (f"{args.model}-c{args.calls}-g{args.generations}-p{args.population}"
+            f"-e{args.search_examples}-k{args.clf_epochs}").replace("/", "_").replace(":", "_")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -250,8 +299,10 @@ def main() -> None:
     ap.add_argument("--search-examples", type=int)
     ap.add_argument("--clf-epochs", type=int, default=3)
     ap.add_argument("--benchmarks", help="comma-separated subset")
-    ap.add_argument("--work", help="run directories (default: a temporary one)")
+    ap.add_argument("--work", help="run directories (default: ~/.cache/igtext/eval-ood/SETTINGS)")
     ap.add_argument("--model", default="smollm2-135m", help="the local model of every method")
+    ap.add_argument("--husky-judgments", metavar="DIR",
+                    help="prior/ and likelihood/ adapters fitted to the husky world's judgments")
     ap.add_argument("--out-dir", default=str(RESULTS))
     args = ap.parse_args()
     q = args.quick
@@ -263,23 +314,52 @@ def main() -> None:
             setattr(args, k, v)
     from igtext.lm.cache import default_cache_dir
     from igtext.lm.registry import load_model
+    if args.husky_judgments:           # refuse bad adapters now, not hours into the run
+        from igtext.training.adapters import check_adapter
+        for kind in ("prior", "likelihood"):
+            check_adapter(Path(args.husky_judgments) / kind, kind, args.model)
     base = load_model(args.model)
-    work = Path(args.work or tempfile.mkdtemp(prefix="igtext-ood-"))
+    stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
+    key = settings_key(args)
+    work = Path(args.work or Path.home() / ".cache" / "igtext" / "eval-ood" / key)
     benches = benchmarks(q)
     if args.benchmarks:
         benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
-    rows = []
+    rows_path = stem.with_suffix(".rows.jsonl")
+    old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
+    judged = adapter_hash(args.husky_judgments) if args.husky_judgments else None
+    rows = [r for r in old if r.get("settings") == key and r["benchmark"] in benches
+            and r["seed"] < args.seeds                  # rows of other settings: stale
+            and (r["method"] not in FITTED_METHODS or r.get("judgments") == judged)]
+    done_keys = {(r["benchmark"], r["seed"], r["method"]) for r in rows}
     total = timer()
-    for bench, (make, kind) in benches.items():
-        for seed in range(args.seeds):
-            task = make(seed)
+    Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    log = open(rows_path, "a", encoding="utf-8")
+
+    def keep(bench, method, seed, r):
+        rows.append({"benchmark": bench, "method": method, "seed": seed, "settings": key, **r}
+                    | ({"judgments": judged} if method in FITTED_METHODS else {}))
+        log.write(json.dumps(rows[-1]) + "\n")
+        log.flush()
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "z_star"}), flush=True)
+    for seed in range(args.seeds):            # seed by seed, so a cut run stays balanced
+        for bench, (make, kind) in benches.items():
             if kind == "open":
+                if all((bench, seed, m) in done_keys for m in OPEN_METHODS):
+                    continue
+                task = make(seed)
                 for method, r in run_open(bench, task, seed, args, _metered(
                         base, default_cache_dir(None)), work).items():
-                    rows.append({"benchmark": bench, "method": method, "seed": seed, **r})
+                    keep(bench, method, seed, r)
                 continue
-            ig_dir = None
-            for method in CLASSIFICATION_METHODS:
+            task = None
+            fitted = Path(args.husky_judgments) if args.husky_judgments else None
+            methods = CLASSIFICATION_METHODS + (FITTED_METHODS if bench == "husky" and fitted
+                                                else ())
+            for method in methods:
+                if (bench, seed, method) in done_keys:
+                    continue
+                task = task or make(seed)
                 done = timer()
                 lm = _metered(base, default_cache_dir(None))
                 if method == "tfidf_lr":
@@ -289,15 +369,16 @@ def main() -> None:
                 elif method == "zero_shot":
                     r = run_zero_shot(task, lm, calibrate=True)
                 elif method in ("likelihood_only", "ig"):
-                    r, run_dir = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
-                                            work, base)
-                    ig_dir = run_dir if method == "ig" else ig_dir
+                    r, _ = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
+                                      work, base)
+                elif method in FITTED_METHODS:
+                    r, _ = run_search(task, seed, args, 1.0 if method == "ig_fitted" else 0.0,
+                                      work, base, fitted)
                 else:
-                    r = run_distil(ig_dir, base, work)
-                rows.append({"benchmark": bench, "method": method, "seed": seed, **r,
-                             "wall_s": done()})
-                print(json.dumps({k: v for k, v in rows[-1].items() if k != "z_star"}),
-                      flush=True)
+                    r = run_distil(search_dir(work, task, seed, 1.0), base, work,
+                                   "lora" if method.endswith("lora") else "logreg", seed, args)
+                keep(bench, method, seed, {**r, "wall_s": done()})
+    log.close()
     res = {"command": "eval/ood.py " + " ".join(
                f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
                for k, v in vars(args).items()
@@ -306,7 +387,6 @@ def main() -> None:
            "quick": q, "seeds": args.seeds, "calls": args.calls,
            "generations": args.generations, "population": args.population,
            "summary": summarise(rows), "rows": rows, "wall_s": total()}
-    stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
     stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
     stem.with_suffix(".md").write_text(markdown(res))
     print(markdown(res))

@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     ds.add_argument("--heldout", type=float, default=0.3,
                     help="share of D' held out for the report")
     ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--student", choices=("logreg", "lora"), default="logreg",
+                    help="logistic regression on frozen LM features (seconds) or a LoRA "
+                         "classifier on the LM (minutes on CPU)")
+    ds.add_argument("--epochs", type=int, default=3, help="with --student lora")
     ds.add_argument("--cache-dir")
     ds.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
 
@@ -279,8 +283,15 @@ def _cmd_distil(a) -> None:
         raise InputError("must be between 0 and 1", field="heldout")
     _, _, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    if a.epochs < 1:
+        raise InputError("must be at least 1", field="epochs")
+    from dataclasses import replace
+
+    from igtext.training.classifier import SETTINGS
+    lora = replace(SETTINGS, epochs=a.epochs, seed=a.seed)
     print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=_load(cfg),
-                            cache_dir=a.cache_dir)))
+                            cache_dir=a.cache_dir, student=a.student, lora_settings=lora,
+                            progress=sys.stderr.isatty())))
 
 
 def _cmd_show(a) -> None:

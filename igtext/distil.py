@@ -1,12 +1,17 @@
 """Step 4: distil M_L_test, a cheap model that labels D' as a person following z* would.
 
 The teacher labels D' with z*: the soft labels M_L(.|x', z*), or the label judgments people
-(or a proxy) gave under z* where the run's judgment store has them. The student is a
-logistic regression on frozen features of the local LM (the mean of its last hidden states
-over x', no z in the prompt), fitted to the soft labels (each example once per label,
-weighted by the teacher's probability). Part of D' is held out to report the student's
-agreement with the teacher, its accuracy against gold labels where D' has them, and its
-speed against running M_L with z*.
+(or a proxy) gave under z* where the run's judgment store has them. Two students, both
+reading x' alone (no z in the prompt):
+
+  logreg  logistic regression on frozen features of the local LM (the mean of its last
+          hidden states over x'), fitted to the soft labels (each example once per label,
+          weighted by the teacher's probability); seconds to fit.
+  lora    the local LM with a classification head, LoRA-fine-tuned with cross-entropy on the
+          soft labels (`igtext.training.classifier`); minutes to fit on CPU.
+
+Part of D' is held out to report the student's agreement with the teacher, its accuracy
+against gold labels where D' has them, and its speed against running M_L with z*.
 """
 from __future__ import annotations
 
@@ -42,14 +47,16 @@ def features(model, tok, texts: Sequence[str], max_length: int = 256, batch: int
     return np.concatenate(rows) if rows else np.zeros((0, 0))
 
 
+STUDENTS = ("logreg", "lora")
+
+
 def _load_lm(base_dir):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(base_dir)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
-    tok.padding_side = "right"
-    return AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).eval(), tok
+    from transformers import AutoModelForCausalLM
+
+    from igtext.training.reward import padded_tokenizer
+    return (AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32).eval(),
+            padded_tokenizer(base_dir))
 
 
 @dataclass(frozen=True)
@@ -59,9 +66,10 @@ class Student:
     classifier: object
     base_dir: str
     max_length: int = 256
+    lm: tuple | None = None           # (model, tokenizer), loaded on first use if None
 
-    def predict_proba(self, texts: Sequence[str], lm=None) -> list[dict[str, float]]:
-        model, tok = lm or _load_lm(self.base_dir)
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        model, tok = self.lm or _load_lm(self.base_dir)
         probs = self.classifier.predict_proba(features(model, tok, texts, self.max_length))
         cols = [self.labels[int(c)] for c in self.classifier.classes_]
         return [{y: float(row[cols.index(y)]) if y in cols else 0.0 for y in self.labels}
@@ -115,9 +123,18 @@ def teacher(run_dir, examples, z: str, lik, calibrated: bool) -> tuple[list[list
     return out, {"from_judgments": len(examples) - len(need), "from_M_L": len(need)}
 
 
+def fit_lora_student(examples, soft, labels, base_dir: str, settings=None, progress=False):
+    """The LoRA classifier fitted to the soft labels (`STUDENTS`' lora)."""
+    from igtext.training.classifier import SETTINGS, fit_classifier
+    return fit_classifier(examples, labels, base_dir, settings or SETTINGS, progress,
+                          targets=soft)
+
+
 def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 0.3,
-           seed: int = 0, model=None, cache_dir=None, c: float = 1.0) -> dict:
-    """Label D' with z*, fit M_L_test on part of it, report on the rest; save to `out`."""
+           seed: int = 0, model=None, cache_dir=None, c: float = 1.0, student: str = "logreg",
+           lora_settings=None, progress: bool = False) -> dict:
+    """Label D' with z*, fit M_L_test (`student`: logreg or lora) on part of it, report on
+    the rest; save to `out`."""
     import numpy as np
 
     from igtext.label import finished_run
@@ -127,6 +144,9 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     if task.labels is None:
         raise RunDirError("distillation needs a classification task (a label set)",
                           field="labels")
+    if student not in STUDENTS:
+        raise InputError(f"unknown student {student!r} (one of {', '.join(STUDENTS)})",
+                         field="student")
     if len(examples) < 4:
         raise RunDirError(f"D' has {len(examples)} examples; at least 4 are needed",
                           field="test")
@@ -137,12 +157,19 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     held, train = sorted(order[:n_held]), sorted(order[n_held:])
     soft, source = teacher(run_dir, examples, z, lik, cfg.likelihood.calibrate)
     base_dir = str(base_model_dir(cfg.model))
-    lm_pair = _load_lm(base_dir)
     texts = [e.input for e in examples]
-    feats = features(*lm_pair, [texts[i] for i in train])
-    student = fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c)
     t0 = time.perf_counter()
-    probs = student.predict_proba([texts[i] for i in held], lm_pair)
+    if student == "logreg":
+        lm_pair = _load_lm(base_dir)
+        feats = features(*lm_pair, [texts[i] for i in train])
+        fitted = fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c)
+        fitted = Student(fitted.labels, fitted.classifier, base_dir, fitted.max_length, lm_pair)
+    else:
+        fitted = fit_lora_student([examples[i] for i in train], [soft[i] for i in train],
+                                  task.labels, base_dir, lora_settings, progress)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    probs = fitted.predict_proba([texts[i] for i in held])
     student_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     from igtext.likelihood import Likelihood
@@ -154,6 +181,7 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     teach = [labels[int(np.argmax(soft[i]))] for i in held]
     gold = [examples[i].label for i in held]
     report = {"run": str(run_dir), "z_star": result["best"]["id"], "teacher": source,
+              "student": student, "fit_s": round(fit_s, 1),
               "train": len(train), "heldout": len(held),
               "agreement_with_z_star": sum(p == t for p, t in zip(pred, teach)) / len(held),
               "teacher_soft_log_loss": -sum(
@@ -167,18 +195,27 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
         report["z_star_accuracy_gold"] = sum(t == g for t, g in zip(teach, gold)) / len(held)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "student.pkl", "wb") as f:
-        pickle.dump(student, f)
+    if student == "logreg":
+        with open(out / "student.pkl", "wb") as f:
+            pickle.dump(Student(fitted.labels, fitted.classifier, base_dir, fitted.max_length), f)
+    else:
+        fitted.save(out / "lora")
     records = [{"x": e.input, "soft": s} for e, s in zip(examples, soft)]
-    (out / META).write_text(json.dumps({"kind": "distilled", "base_model": cfg.model,
+    (out / META).write_text(json.dumps({"kind": "distilled", "student": student,
+                                        "base_model": cfg.model, "base_dir": base_dir,
                                         "labels": labels, "data_sha256": data_hash(records),
                                         "report": report}, indent=2))
     return report
 
 
-def load_student(path: str | os.PathLike) -> Student:
+def load_student(path: str | os.PathLike):
+    """A saved M_L_test: anything with `predict_proba(texts) -> [{label: p}]`."""
     p = Path(path)
     if not (p / META).exists():
         raise InputError(f"not a distilled M_L_test ({META} missing)", file=str(p))
+    meta = json.loads((p / META).read_text())
+    if meta.get("student", "logreg") == "lora":
+        from igtext.training.classifier import load_classifier
+        return load_classifier(p / "lora", meta["base_dir"])
     with open(p / "student.pkl", "rb") as f:
         return pickle.load(f)

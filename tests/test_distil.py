@@ -40,6 +40,46 @@ def test_distil_from_z_star_labels(finished_run, tmp_path, capsys):
     assert len(probs) == 2 and all(sum(p.values()) == pytest.approx(1) for p in probs)
 
 
+def test_distil_lora_student(finished_run, tmp_path, capsys):
+    """The LoRA-classifier M_L_test: trained on z*'s soft labels, saved, loaded back with the
+    same predictions."""
+    from igtext.distil import load_student
+    run, task = finished_run
+    out = tmp_path / "lora-student"
+    assert main(["distil", str(run), "--out", str(out), "--student", "lora", "--epochs", "1",
+                 "--heldout", "0.5", "--cache-dir", str(tmp_path / "c")]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["student"] == "lora" and rep["heldout"] == 6 and rep["fit_s"] > 0
+    assert 0 <= rep["agreement_with_z_star"] <= 1 and rep["teacher_soft_log_loss"] > 0
+    meta = json.loads((out / "igtext_distilled.json").read_text())
+    assert meta["student"] == "lora" and (out / "lora" / "adapter_config.json").exists()
+    texts = [e.input for e in task.test[:3]]
+    first = load_student(out).predict_proba(texts)
+    again = load_student(out).predict_proba(texts)
+    assert all(sum(p.values()) == pytest.approx(1) for p in first)
+    assert [[round(p[y], 6) for y in task.labels] for p in first] == \
+        [[round(p[y], 6) for y in task.labels] for p in again]
+
+
+def test_soft_targets_move_the_classifier(tiny_dir):
+    """Soft-label training follows the targets: a classifier told 'husky' for every input
+    ends up giving husky more probability than before."""
+    from conftest import toy_task
+
+    from igtext.training.classifier import SETTINGS, fit_classifier
+    from dataclasses import replace
+    task = toy_task(16)
+    labels = task.labels
+    exs = task.train
+    target = [[1.0 if y == labels[0] else 0.0 for y in labels] if i % 4 else
+              [0.0 if y == labels[0] else 1.0 / (len(labels) - 1) for y in labels]
+              for i in range(len(exs))]
+    clf = fit_classifier(exs, labels, tiny_dir, replace(SETTINGS, epochs=6, lr=5e-3),
+                         targets=target)
+    probs = clf.predict_proba([e.input for e in exs])
+    assert sum(p[labels[0]] for p in probs) / len(probs) > 0.6
+
+
 def test_distil_uses_stored_judgments_under_z_star(finished_run, tmp_path, capsys):
     from igtext.judgments.store import JudgmentStore, LabelJudgment
     run, task = finished_run
@@ -56,3 +96,5 @@ def test_distil_bad_input(finished_run, tmp_path, capsys):
     assert main(["distil", str(run), "--out", str(tmp_path / "s"), "--heldout", "1.5"]) == 2
     assert "heldout" in capsys.readouterr().err
     assert main(["distil", str(tmp_path / "nope"), "--out", str(tmp_path / "s")]) == 2
+    assert main(["distil", str(run), "--out", str(tmp_path / "s"), "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err

@@ -19,18 +19,70 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
            f"hf:{tiny_dir}", "--benchmarks", "husky,ii:antonyms", "--calls", "600",
            "--population", "2", "--search-examples", "4", "--clf-epochs", "1",
            "--out-dir", str(tmp_path), "--work", str(tmp_path / "work")]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
-                               "IGTEXT_CACHE_DIR": str(tmp_path / "cache"),
-                               "HOME": str(tmp_path)})
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+           "IGTEXT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     res = json.loads((tmp_path / "ood-quick.json").read_text())
     husky = res["summary"]["husky"]
     assert set(husky) == {"tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil"}
+                          "ig_distil", "ig_distil_lora"}
     assert husky["tfidf_lr"]["acc_Dprime"]["mean"] <= 0.15      # the shortcut breaks (chance 0.25)
     assert husky["ig"]["lm_calls"]["mean"] <= 600
     assert set(res["summary"]["ii:antonyms"]) == {"zero_shot", "likelihood_only", "ig",
                                                   "human_mean", "human_best"}
     table = (tmp_path / "ood-quick.md").read_text()
     assert "| husky | ig |" in table and "APE, InstructGPT" in table
+    rows = (tmp_path / "ood-quick.rows.jsonl").read_text().splitlines()
+    assert len(rows) == 7 + 5
+
+    # a cut run continues: drop the last husky rows and the IG run's result, run again
+    kept = [r for r in rows if json.loads(r)["benchmark"] != "husky"
+            or json.loads(r)["method"] not in ("ig", "ig_distil", "ig_distil_lora")]
+    (tmp_path / "ood-quick.rows.jsonl").write_text("\n".join(kept) + "\n")
+    ig_dir = next((tmp_path / "work").glob("husky-0-w1.0"))
+    (ig_dir / "result.json").unlink()
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    redone = [json.loads(r) for r in again.stdout.splitlines() if r.startswith("{")]
+    assert [r["method"] for r in redone] == ["ig", "ig_distil", "ig_distil_lora"]
+    res2 = json.loads((tmp_path / "ood-quick.json").read_text())
+    assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
+
+
+def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
+    """--husky-judgments adds the two judgment-fitted arms on husky (same seeds, same cap);
+    a directory without the adapters is refused before anything runs."""
+    from igtext.judgments.store import LabelJudgment
+    from igtext.tasks.husky import BREEDS
+    from igtext.tasks.husky_world import SEED_HYPOTHESES
+    from igtext.training.likelihood_ft import fit_likelihood
+    from igtext.training.lora import LoraSettings
+    from igtext.training.reward import fit_prior
+    name = f"hf:{tiny_dir}"
+    fit_prior([(SEED_HYPOTHESES[1], SEED_HYPOTHESES[0], "a")] * 8, tiny_dir,
+              tmp_path / "j" / "prior", LoraSettings(epochs=1), base_name=name, progress=False)
+    fit_likelihood([LabelJudgment(SEED_HYPOTHESES[1], f"a dog with pale blue eyes {i}", "husky",
+                                  None, "a", "simulated") for i in range(8)], BREEDS, tiny_dir,
+                   tmp_path / "j" / "likelihood", LoraSettings(epochs=1), base_name=name,
+                   progress=False)
+    cmd = [sys.executable, str(ROOT / "eval" / "ood.py"), "--quick", "--model", name,
+           "--benchmarks", "husky", "--calls", "600", "--population", "2",
+           "--search-examples", "4", "--clf-epochs", "1", "--out-dir", str(tmp_path),
+           "--work", str(tmp_path / "work"), "--husky-judgments", str(tmp_path / "j")]
+    env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+           "IGTEXT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
+    assert {"likelihood_only_fitted", "ig_fitted"} <= set(husky)
+    for arm in ("likelihood_only_fitted", "ig_fitted"):
+        assert husky[arm]["lm_calls"]["mean"] <= 600
+        cfg = json.loads(next((tmp_path / "work").glob(
+            f"husky-0-w{1.0 if arm == 'ig_fitted' else 0.0}-fitted-*/config.json")).read_text())
+        assert cfg["likelihood"]["adapter"].endswith("likelihood")
+        assert (cfg["prior"]["adapter"] is not None) == (arm == "ig_fitted")
+        assert cfg["search"]["seeds"] == list(SEED_HYPOTHESES)
+    bad = subprocess.run(cmd[:-1] + [str(tmp_path / "nothing")], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert bad.returncode != 0 and "nothing" in bad.stderr

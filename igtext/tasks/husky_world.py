@@ -33,6 +33,17 @@ STOP = set("a an and the of with in on to is are its it his her by from for as a
 FILLERS = ["Read the whole description carefully.", "Think about what each word means.",
            "Take your time before you answer.", "Each description is about one dog.",
            "Answer with the breed only."]
+# Where a search in this world may start: a background rule (fits D, fails D'), a trait rule
+# (fits D, carries over to D') and a rule with the traits swapped (fits nothing).
+SEED_HYPOTHESES = (
+    "A dog in deep snow is a husky. A dog on green grass is a labrador. A dog inside a fire "
+    "station is a dalmatian. A dog on a velvet sofa is a poodle.",
+    "A husky has pale blue eyes and thick grey and white fur. A labrador has a short yellow "
+    "coat and floppy ears. A dalmatian has a white coat covered in black spots. A poodle has "
+    "tightly curled fur and a pom-pom haircut.",
+    "A husky has a short yellow coat. A labrador has tightly curled fur. A dalmatian has pale "
+    "blue eyes. A poodle has a white coat covered in black spots.",
+)
 INTROS = ["To name the breed, look at the dog itself.", "Name the breed from the description.",
           "Decide which breed the dog is.", ""]
 

@@ -20,18 +20,25 @@ def load_scoring_model(base_dir: str | Path, num_labels: int = 1):
     """The local LM with a linear head of `num_labels` outputs on its last token (a reward
     model, or a classifier), and its tokenizer set up for right-padded batches."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
-    tok = AutoTokenizer.from_pretrained(base_dir)
+    tok = padded_tokenizer(base_dir)
     model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=num_labels,
                                                                dtype=torch.float32)
     if model.config.pad_token_id is None:
-        model.config.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else \
-            tok.eos_token_id
+        model.config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def padded_tokenizer(base_dir: str | Path):
+    """The base model's tokenizer, set up for right-padded batches (eos as pad if it has
+    none)."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(base_dir)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "right"
-    return model, tok
+    return tok
 
 
 def _rewards(model, tok, texts: Sequence[str], max_length: int, batch: int = 16):
