@@ -139,8 +139,9 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
 
     from igtext.label import finished_run
     from igtext.lm.registry import base_model_dir
-    task, cfg, result, examples, backend, _, lik = finished_run(run_dir, "test", model,
-                                                                cache_dir)
+    run = finished_run(run_dir, "test", model, cache_dir)
+    task, cfg, result, examples, lik = (run.task, run.config, run.result, run.examples,
+                                        run.likelihood)
     if task.labels is None:
         raise RunDirError("distillation needs a classification task (a label set)",
                           field="labels")
@@ -150,7 +151,7 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     if len(examples) < 4:
         raise RunDirError(f"D' has {len(examples)} examples; at least 4 are needed",
                           field="test")
-    z = result["best"]["text"]
+    z = run.z_star
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     n_held = max(1, int(len(order) * heldout))
@@ -173,7 +174,7 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     student_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     from igtext.likelihood import Likelihood
-    fresh = Likelihood(backend, lik.template, task.labels, lik.content_free)   # no cache
+    fresh = Likelihood(run.backend, lik.template, task.labels, lik.content_free)   # no cache
     fresh.judge(z, [examples[i] for i in held])
     teacher_s = time.perf_counter() - t0
     labels = list(task.labels)

@@ -4,8 +4,11 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from igtext.config import RunConfig
+from igtext.data import Example, Task
 from igtext.errors import RunDirError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel
@@ -15,7 +18,25 @@ from igtext.prompts import load_template
 from igtext.run import answer_tokens, read_run_dir
 
 
-def finished_run(run_dir, split: str, model=None, cache_dir=None):
+@dataclass(frozen=True)
+class FinishedRun:
+    """A finished run, ready to label a split: `likelihood` is the M_L the run ended with
+    (its fitted adapter, the refreshed one if the run refitted M_L), metered and cached as
+    `lm`; `backend` is the same model uncached (for timing it)."""
+    task: Task
+    config: RunConfig
+    result: dict
+    examples: tuple[Example, ...]
+    backend: LanguageModel
+    lm: MeteredLM
+    likelihood: Likelihood
+
+    @property
+    def z_star(self) -> str:
+        return self.result["best"]["text"]
+
+
+def finished_run(run_dir, split: str, model=None, cache_dir=None) -> FinishedRun:
     """The finished run's task, config, result, the split's examples and its M_L."""
     rd, task, cfg = read_run_dir(run_dir)
     if not rd.result.exists():
@@ -28,10 +49,16 @@ def finished_run(run_dir, split: str, model=None, cache_dir=None):
     if model is None:
         from igtext.lm.registry import load_model
         model = load_model(cfg.model, cfg.api)
+    refitted = result.get("adapters", {}).get("likelihood")
+    adapter = rd.root / refitted if refitted else cfg.likelihood.adapter
+    if adapter:
+        from igtext.lm.registry import base_model_dir
+        from igtext.training.likelihood_ft import load_tuned_lm
+        model = load_tuned_lm(adapter, base_model_dir(cfg.model), cfg.model)
     lm = MeteredLM(model, DiskCache(default_cache_dir(cache_dir)), Budget())
     lik = Likelihood(lm, load_template("likelihood", cfg.templates.get("likelihood")),
                      task.labels, cfg.likelihood.content_free)
-    return task, cfg, result, examples, model, lm, lik
+    return FinishedRun(task, cfg, result, tuple(examples), model, lm, lik)
 
 
 def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
@@ -41,11 +68,13 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
 
     For open-ended tasks the label is the model's greedy answer under z*, and the line
     also carries the log-likelihood of the gold answer."""
-    task, cfg, result, examples, model, lm, lik = finished_run(run_dir, split, model, cache_dir)
-    z = result["best"]["text"]
-    calibrated = cfg.likelihood.calibrate
+    run = finished_run(run_dir, split, model, cache_dir)
+    task, result, examples, lm, lik = run.task, run.result, run.examples, run.lm, run.likelihood
+    z = run.z_star
+    calibrated = run.config.likelihood.calibrate
     judgements = lik.judge(z, examples)
-    answers = lik.answers(z, examples, answer_tokens(model, task)) if task.labels is None else None
+    answers = (lik.answers(z, examples, answer_tokens(run.backend, task))
+               if task.labels is None else None)
     n_correct = n_gold = 0
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
@@ -77,7 +106,8 @@ def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike
     than `abstain_below`), the agreement and whether the z's disagree."""
     from igtext.posterior import Posterior, coverage_accuracy
     from igtext.runview import load_run
-    task, cfg, _, examples, _, lm, lik = finished_run(run_dir, split, model, cache_dir)
+    run = finished_run(run_dir, split, model, cache_dir)
+    task, cfg, examples, lm, lik = run.task, run.config, run.examples, run.lm, run.likelihood
     if task.labels is None:
         raise RunDirError("a mixture of z's needs a classification task (a label set)",
                           field="mixture")

@@ -98,3 +98,34 @@ def test_distil_bad_input(finished_run, tmp_path, capsys):
     assert main(["distil", str(tmp_path / "nope"), "--out", str(tmp_path / "s")]) == 2
     assert main(["distil", str(run), "--out", str(tmp_path / "s"), "--epochs", "0"]) == 2
     assert "epochs" in capsys.readouterr().err
+
+
+def test_labelling_uses_the_runs_fitted_M_L(tmp_path, tiny_dir, capsys):
+    """A run searched with a fitted M_L is labelled (and distilled) with that M_L, not the
+    base model."""
+    import igtext
+    from conftest import toy_task
+
+    from igtext.judgments.store import LabelJudgment
+    from igtext.label import finished_run
+    from igtext.training.likelihood_ft import fit_likelihood
+    from igtext.training.lora import LoraSettings
+    task = toy_task(24)
+    name = f"hf:{tiny_dir}"
+    fit_likelihood([LabelJudgment("Blue means husky.", e.input, e.label, None, "a", "simulated")
+                    for e in task.train[:8]], task.labels, tiny_dir, tmp_path / "ml",
+                   LoraSettings(epochs=1), base_name=name, progress=False)
+    config = igtext.RunConfig.model_validate({
+        "model": name, "search": {"generations": 1, "population": 2, "offspring": 2,
+                                  "elite": 1, "seeds": ["Blue means husky."]},
+        "likelihood": {"search_examples": 4, "calibrate": False,
+                       "adapter": str(tmp_path / "ml")},
+        "proposer": {"max_new_tokens": 16}})
+    igtext.search(task, config=config, out_dir=tmp_path / "run", cache_dir=tmp_path / "c")
+    run = finished_run(tmp_path / "run", "test", cache_dir=tmp_path / "c")
+    assert run.backend.name.startswith(f"{name}+likelihood:")
+    assert main(["label", str(tmp_path / "run"), "--split", "test", "--out",
+                 str(tmp_path / "l.jsonl"), "--cache-dir", str(tmp_path / "c")]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert rep["accuracy"] == pytest.approx(result["test_accuracy"])
