@@ -15,7 +15,8 @@ With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out 
 --lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
 world: comparisons of z's and labels of D-style inputs, never a D' label), husky gets two more
 rows, both on that fitted M_L and starting from the same seed z's (a background rule, a
-trait rule and a wrong rule, `husky_world.SEED_HYPOTHESES`), under the same call cap:
+trait rule and a wrong rule, `husky_world.SEED_HYPOTHESES`), under the same call cap, each
+z scored on --fitted-search-examples (16, as in eval/judgments.py's loop) examples of D:
 
   likelihood_only_fitted   prior weight 0
   ig_fitted                the fitted prior (Bradley-Terry) + the fitted M_L
@@ -144,7 +145,8 @@ def search_config(args, seed: int, prior_weight: float, fitted: Path | None = No
            "likelihood": {"search_examples": args.search_examples},
            "proposer": {"max_new_tokens": 96}}
     if fitted:
-        cfg["likelihood"] |= {"adapter": str(fitted / "likelihood"), "calibrate": False}
+        cfg["likelihood"] |= {"adapter": str(fitted / "likelihood"), "calibrate": False,
+                              "search_examples": args.fitted_search_examples}
         cfg["search"]["seeds"] = list(SEED_HYPOTHESES)
         if prior_weight:
             cfg["prior"]["adapter"] = str(fitted / "prior")
@@ -152,16 +154,16 @@ def search_config(args, seed: int, prior_weight: float, fitted: Path | None = No
 
 
 def search_dir(work: Path, task, seed: int, prior_weight: float,
-               fitted: Path | None = None) -> Path:
+               fitted_tag: str | None = None) -> Path:
     """A search's run directory (a fitted arm's names the adapters it was made with)."""
     return work / (f"{re.sub(r'[^a-z0-9]+', '_', task.name)}-{seed}-w{prior_weight}"
-                   + (f"-fitted-{adapter_hash(str(fitted))}" if fitted else ""))
+                   + (f"-fitted-{fitted_tag}" if fitted_tag else ""))
 
 
 def run_search(task, seed, args, prior_weight, work: Path, lm,
                fitted: Path | None = None) -> tuple[dict, Path]:
     import igtext
-    out = search_dir(work, task, seed, prior_weight, fitted)
+    out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args))
     if (out / "config.json").exists():          # a cut run of the same settings: continue it
         res = igtext.resume(out, model=lm, cache_dir=work / "cache")
     else:
@@ -289,6 +291,14 @@ def settings_key(args) -> str:
             f"-e{args.search_examples}-k{args.clf_epochs}").replace("/", "_").replace(":", "_")
 
 
+def fitted_key(args) -> str | None:
+    """What a fitted row depends on beyond `settings_key`: the adapters and its own search
+    size."""
+    if not args.husky_judgments:
+        return None
+    return f"{adapter_hash(args.husky_judgments)}-e{args.fitted_search_examples}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -303,6 +313,8 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m", help="the local model of every method")
     ap.add_argument("--husky-judgments", metavar="DIR",
                     help="prior/ and likelihood/ adapters fitted to the husky world's judgments")
+    ap.add_argument("--fitted-search-examples", type=int, default=16,
+                    help="D examples scored per z in the two fitted arms (the issue-4 loop's)")
     ap.add_argument("--out-dir", default=str(RESULTS))
     args = ap.parse_args()
     q = args.quick
@@ -327,7 +339,7 @@ def main() -> None:
         benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
     rows_path = stem.with_suffix(".rows.jsonl")
     old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
-    judged = adapter_hash(args.husky_judgments) if args.husky_judgments else None
+    judged = fitted_key(args)
     rows = [r for r in old if r.get("settings") == key and r["benchmark"] in benches
             and r["seed"] < args.seeds                  # rows of other settings: stale
             and (r["method"] not in FITTED_METHODS or r.get("judgments") == judged)]
