@@ -61,6 +61,23 @@ def test_hypobench_shift_and_cross_generator():
     assert len(pair.train) == 20 and pair.train[0].input.startswith("First headline:")
 
 
+@needs["hypobench"]
+def test_hypobench_synthetic_tasks():
+    """Every synthetic folder is a task named by its path; the label column is found however
+    it is named, every other column is a feature, and a column that spells out the label is
+    not one (shoe's "the color of shoes is black")."""
+    names = task_names()
+    assert {"shoe", "shoe_two_level/hard", "admission/level_1/base",
+            "admission_adv/level_4/size_15"} <= set(names) and len(names) >= 30
+    shoe = load_task("hypobench:shoe")
+    assert not any("color of shoes" in e.input for e in shoe.train + shoe.test)
+    assert shoe.train[0].input.startswith("appearance: ")
+    adm = hypobench_task("admission/level_2/depth_2")
+    assert adm.labels == ("admitted", "rejected")
+    assert "Mathematics" in adm.train[0].input and "num_publications: " in adm.train[0].input
+    assert known_hypotheses("admission/level_4/size_15")
+
+
 @needs["cad"]
 def test_cad_orig_to_new():
     t = load_task("cad:sentiment")
