@@ -309,6 +309,8 @@ def main() -> None:
     ap.add_argument("--search-examples", type=int)
     ap.add_argument("--clf-epochs", type=int, default=3)
     ap.add_argument("--benchmarks", help="comma-separated subset")
+    ap.add_argument("--methods", help="comma-separated subset (the table keeps every row "
+                                      "already made with the same settings)")
     ap.add_argument("--work", help="run directories (default: ~/.cache/igtext/eval-ood/SETTINGS)")
     ap.add_argument("--model", default="smollm2-135m", help="the local model of every method")
     ap.add_argument("--husky-judgments", metavar="DIR",
@@ -357,7 +359,8 @@ def main() -> None:
     for seed in range(args.seeds):            # seed by seed, so a cut run stays balanced
         for bench, (make, kind) in benches.items():
             if kind == "open":
-                if all((bench, seed, m) in done_keys for m in OPEN_METHODS):
+                if all((bench, seed, m) in done_keys for m in OPEN_METHODS) or (
+                        args.methods and not set(OPEN_METHODS) & set(args.methods.split(","))):
                     continue
                 task = make(seed)
                 for method, r in run_open(bench, task, seed, args, _metered(
@@ -369,7 +372,8 @@ def main() -> None:
             methods = CLASSIFICATION_METHODS + (FITTED_METHODS if bench == "husky" and fitted
                                                 else ())
             for method in methods:
-                if (bench, seed, method) in done_keys:
+                if (bench, seed, method) in done_keys or (
+                        args.methods and method not in args.methods.split(",")):
                     continue
                 task = task or make(seed)
                 done = timer()

@@ -69,13 +69,14 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     cmd = [sys.executable, str(ROOT / "eval" / "ood.py"), "--quick", "--model", name,
            "--benchmarks", "husky", "--calls", "600", "--population", "2",
            "--search-examples", "4", "--clf-epochs", "1", "--out-dir", str(tmp_path),
-           "--work", str(tmp_path / "work"), "--husky-judgments", str(tmp_path / "j")]
+           "--work", str(tmp_path / "work"), "--methods", "likelihood_only_fitted,ig_fitted",
+           "--husky-judgments", str(tmp_path / "j")]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
            "IGTEXT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
-    assert {"likelihood_only_fitted", "ig_fitted"} <= set(husky)
+    assert set(husky) == {"likelihood_only_fitted", "ig_fitted"}      # --methods
     for arm in ("likelihood_only_fitted", "ig_fitted"):
         assert husky[arm]["lm_calls"]["mean"] <= 600
         cfg = json.loads(next((tmp_path / "work").glob(
