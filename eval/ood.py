@@ -29,7 +29,7 @@ it is made to ood{,-quick}.rows.jsonl: a cut run started again with the same set
 the same --work directory) continues where it stopped.
 
     .venv/bin/python eval/ood.py --quick          # a few benchmarks, small budgets (~20 min)
-    .venv/bin/python eval/ood.py [--seeds 3]      # everything (hours on 2 cores)
+    .venv/bin/python eval/ood.py [--seeds 3]      # everything (tens of hours on 2 cores; resumable)
 """
 from __future__ import annotations
 
@@ -258,7 +258,8 @@ def markdown(res: dict) -> str:
     lines = [f"# Out-of-distribution benchmark{' (quick)' if res['quick'] else ''}", "",
              f"Command: `{res['command']}`  ", f"{res['machine']}  ",
              f"Seeds: {res['seeds']}; search budget per run: {res['calls']} LM calls, "
-             f"{res['generations']} generations of {res['population']}.", "",
+             f"{res['generations']} generations of {res['population']}. Wall time of all rows: "
+             f"{res['rows_wall_s']:.0f} s (without model loading).", "",
              "| benchmark | method | accuracy on D | accuracy on D' | LM calls | LM tokens | wall s |",
              "|---|---|---|---|---|---|---|"]
 
@@ -276,7 +277,16 @@ def markdown(res: dict) -> str:
                          f"| – | – | – |")
     lines += ["", "Mean ± spread (population std) over seeds. For ii:* rows, accuracy on D' is "
               "execution accuracy on the execute split with APE's metric; ig_distil is scored "
-              "on the part of D' it was not fitted on.", ""]
+              "on the part of D' it was not fitted on (ig_distil: logistic regression on frozen "
+              "LM features; ig_distil_lora: the LoRA classifier)."]
+    if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
+        lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
+                  "fitted to the simulated person's judgments of the husky world "
+                  "(eval/judgments.py: 500 comparisons of z's, 3000 labels of D-style inputs, "
+                  "no D' label); both arms start from the same seed z's "
+                  "(husky_world.SEED_HYPOTHESES) and score each z on "
+                  f"{res.get('fitted_search_examples', 16)} examples of D."]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -401,8 +411,11 @@ def main() -> None:
                if v not in (None, False) and k not in ("work", "out_dir")),
            "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
            "quick": q, "seeds": args.seeds, "calls": args.calls,
+           "fitted_search_examples": args.fitted_search_examples,
            "generations": args.generations, "population": args.population,
-           "summary": summarise(rows), "rows": rows, "wall_s": total()}
+           "summary": summarise(rows), "rows": rows,
+           "rows_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
+           "this_invocation_wall_s": total()}
     stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
     stem.with_suffix(".md").write_text(markdown(res))
     print(markdown(res))

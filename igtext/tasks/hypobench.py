@@ -8,7 +8,7 @@ set (stories by another generator). Synthetic tasks are every folder under
 path there (`shoe`, `shoe_two_level/hard`, `admission/level_3/depth_3`, ...); they have no
 OOD split, so D' is their test split. Inputs with several features are written one feature
 per line ("First headline: ..."). Labels are the values found in the data (the `label`
-list, or the one label column the metadata names).
+list, or the one column named after the task's files, such as `admission_depth_2`).
 """
 from __future__ import annotations
 
@@ -74,11 +74,11 @@ def _restates_label(values: list, labels: list) -> bool:
 
 
 def _examples(path: Path, features: dict, prefix: str, synthetic: bool = False) -> list[Example]:
-    """One example per label. Real tasks read the metadata's features (other columns, such as
+    """One example per row. Real tasks read the metadata's features (other columns, such as
     a story's prompt, are left out); synthetic ones every column but the label (their
     metadata does not always name the columns), less any column that spells out the label.
-    Several features, or any synthetic one, are
-    written one per line as "description: value"."""
+    Several features, or any synthetic one, are written one per line as "description:
+    value"."""
     data = _load(path)
     names = ([f for f in features if f in data] if not synthetic else []) or \
         [k for k in data if not k.startswith("label") and isinstance(data[k], list)
