@@ -121,8 +121,6 @@ def part_likelihood(args, base, work) -> dict:
             "whose trait words never occur in D"}
 
 
-
-
 def person_accuracy(z: str, examples) -> float:
     """Expected accuracy of the simulated person labelling `examples` while following z
     (a measure of z that does not depend on any M_L)."""

@@ -168,7 +168,7 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
         res = igtext.resume(out, model=lm, cache_dir=work / "cache")
     else:
         res = igtext.search(task, config=search_config(args, seed, prior_weight, fitted),
-                            model=None if fitted else lm, out_dir=out, cache_dir=work / "cache")
+                            model=lm, out_dir=out, cache_dir=work / "cache")
     return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
             "lm_calls": res.extra["lm_calls"], "lm_tokens": res.extra["lm_tokens"],
             "z_star": res.best.hypothesis.text}, out
@@ -356,6 +356,8 @@ def main() -> None:
             and r["seed"] < args.seeds                  # rows of other settings: stale
             and (r["method"] not in FITTED_METHODS or r.get("judgments") == judged)]
     done_keys = {(r["benchmark"], r["seed"], r["method"]) for r in rows}
+    wanted = set(args.methods.split(",")) if args.methods else None
+    fitted = Path(args.husky_judgments) if args.husky_judgments else None
     total = timer()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
     log = open(rows_path, "a", encoding="utf-8")
@@ -370,7 +372,7 @@ def main() -> None:
         for bench, (make, kind) in benches.items():
             if kind == "open":
                 if all((bench, seed, m) in done_keys for m in OPEN_METHODS) or (
-                        args.methods and not set(OPEN_METHODS) & set(args.methods.split(","))):
+                        wanted is not None and not wanted & set(OPEN_METHODS)):
                     continue
                 task = make(seed)
                 for method, r in run_open(bench, task, seed, args, _metered(
@@ -378,12 +380,11 @@ def main() -> None:
                     keep(bench, method, seed, r)
                 continue
             task = None
-            fitted = Path(args.husky_judgments) if args.husky_judgments else None
             methods = CLASSIFICATION_METHODS + (FITTED_METHODS if bench == "husky" and fitted
                                                 else ())
             for method in methods:
                 if (bench, seed, method) in done_keys or (
-                        args.methods and method not in args.methods.split(",")):
+                        wanted is not None and method not in wanted):
                     continue
                 task = task or make(seed)
                 done = timer()

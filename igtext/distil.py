@@ -21,7 +21,7 @@ import os
 import pickle
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -163,8 +163,8 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     if student == "logreg":
         lm_pair = _load_lm(base_dir)
         feats = features(*lm_pair, [texts[i] for i in train])
-        fitted = fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c)
-        fitted = Student(fitted.labels, fitted.classifier, base_dir, fitted.max_length, lm_pair)
+        fitted = replace(fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c),
+                         lm=lm_pair)
     else:
         fitted = fit_lora_student([examples[i] for i in train], [soft[i] for i in train],
                                   task.labels, base_dir, lora_settings, progress)
@@ -198,7 +198,7 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     out.mkdir(parents=True, exist_ok=True)
     if student == "logreg":
         with open(out / "student.pkl", "wb") as f:
-            pickle.dump(Student(fitted.labels, fitted.classifier, base_dir, fitted.max_length), f)
+            pickle.dump(replace(fitted, lm=None), f)       # the LM is loaded again on use
     else:
         fitted.save(out / "lora")
     records = [{"x": e.input, "soft": s} for e, s in zip(examples, soft)]
