@@ -151,9 +151,28 @@ def _mean(values) -> float | None:
     return statistics.mean(values) if values else None
 
 
+def paired(rows: list[dict], m: str, resamples: int = 10000) -> dict | None:
+    """lora − base on metric `m`: wins, ties and losses over (task, seed) pairs, the mean
+    difference and a 95% interval from resampling held-out tasks (a task's seeds together)."""
+    pairs = [(r["task"], r["lora"][m] - r["base"][m]) for r in rows
+             if m in r["lora"] and m in r["base"]]
+    if not pairs:
+        return None
+    per_task = {}
+    for task, d in pairs:
+        per_task.setdefault(task, []).append(d)
+    means = [statistics.mean(v) for v in per_task.values()]
+    rng = random.Random(0)
+    boot = sorted(statistics.mean(rng.choices(means, k=len(means))) for _ in range(resamples))
+    return {"wins": sum(d > 0 for _, d in pairs), "ties": sum(d == 0 for _, d in pairs),
+            "losses": sum(d < 0 for _, d in pairs), "mean_diff": statistics.mean(means),
+            "ci95": [boot[int(0.025 * resamples)], boot[int(0.975 * resamples) - 1]],
+            "share_of_resamples_not_above_0": sum(b <= 0 for b in boot) / resamples}
+
+
 def summarise(rows: list[dict], n_seeds: int) -> dict:
     """Per arm and metric: the mean over tasks for each seed, then mean and spread over seeds;
-    also the share of held-out tasks where lora beats base."""
+    also how lora compares with base pair by pair and per fold."""
     out = {}
     for arm in ARMS:
         out[arm] = {}
@@ -166,11 +185,7 @@ def summarise(rows: list[dict], n_seeds: int) -> dict:
             out[arm][m] = {"mean": statistics.mean(per_seed) if per_seed else None,
                            "spread": statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0,
                            "per_seed": per_seed}
-    wins = {}
-    for m in METRICS[:3]:
-        pairs = [(r["lora"][m], r["base"][m]) for r in rows if m in r["lora"] and m in r["base"]]
-        wins[m] = sum(a > b for a, b in pairs) / len(pairs) if pairs else None
-    out["lora_beats_base_share"] = wins
+    out["lora_vs_base"] = {m: paired(rows, m) for m in METRICS[:3]}
     out["no_valid_proposal"] = {arm: sum(1 for r in rows if not r[arm].get("n")) for arm in ARMS}
     out["dropped_proposals"] = {arm: sum(r[arm].get("dropped", 0) for r in rows) for arm in ARMS}
     out["lora_beats_base_per_fold"] = {}
@@ -211,9 +226,16 @@ def markdown(res: dict) -> str:
               f"(task, seed) pairs with no valid proposal (left out of the means): "
               f"{s['no_valid_proposal']}; proposals dropped by the proposer's cleaning: "
               f"{s['dropped_proposals']}.", "",
-              "Share of held-out (task, seed) pairs where lora beats base: " +
-              ", ".join(f"{m} {v:.2f}" for m, v in s["lora_beats_base_share"].items()
-                        if v is not None), "",
+              "lora − base over held-out (task, seed) pairs: wins / ties / losses, the mean "
+              "difference (over tasks) and a 95% interval from resampling tasks (10,000 draws):",
+              "", "| metric | wins / ties / losses | mean difference | 95% interval | "
+              "share of draws ≤ 0 |", "|---|---|---|---|---|"]
+    for m, v in s["lora_vs_base"].items():
+        if v is not None:
+            lines.append(f"| {m} | {v['wins']} / {v['ties']} / {v['losses']} | "
+                         f"{v['mean_diff']:+.3f} | [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}] | "
+                         f"{v['share_of_resamples_not_above_0']:.2f} |")
+    lines += ["",
               "lora − base per fold (mean over its held-out tasks and seeds):", "",
               "| fold | held-out tasks | " + " | ".join(METRICS[:3]) + " |",
               "|---|---|" + "---|" * 3]
@@ -227,7 +249,9 @@ def markdown(res: dict) -> str:
                 if "heldout_loss_tuned" in tr else "–")
         lines.append(f"| {tr['fold']} | {tr.get('train_traces')} | {res['epochs']} | {loss} | "
                      f"{tr.get('wall_s', '–')} | {tr.get('cpu_s', '–')} |")
-    lines += ["", f"Total wall time {res['wall_s']} s; LM calls {res['lm_calls']}.", ""]
+    lines += ["", f"This invocation: {res['wall_s']} s wall, {res['lm_calls']} LM calls; "
+              f"{res.get('reused_rows', 0)} of {len(res['rows'])} rows were made by an earlier "
+              "one with the same settings (the .rows.jsonl file beside this table).", ""]
     return "\n".join(lines)
 
 
@@ -311,7 +335,8 @@ def main() -> None:
            "score_examples": args.score_examples, "exec_examples": args.exec_examples,
            "epochs": args.epochs, "fold_tasks": folds, "training": training,
            "summary": summarise(rows, args.seeds), "rows": rows,
-           "lm_calls": base.usage.calls, **done()}
+           "lm_calls": base.usage.calls,
+           "reused_rows": sum((r["task"], r["seed"]) in done_keys for r in rows), **done()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
     Path(args.out).with_suffix(".md").write_text(markdown(res))
