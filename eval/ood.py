@@ -21,6 +21,16 @@ z scored on --fitted-search-examples (16, as in eval/judgments.py's loop) exampl
   likelihood_only_fitted   prior weight 0
   ig_fitted                the fitted prior (Bradley-Terry) + the fitted M_L
 
+and with --fitted-loop COMPARISONS,LABELS two more, the same searches with seed step 3 on
+(igtext/refresh.py): after every generation the simulated person compares the current top z's
+(ig_fitted_loop only: the prior is unused at weight 0) and labels inputs of D and D' under
+them, and the fitted prior and M_L are refit on everything collected, continuing from the
+adapters. No gold label of D' is used; the person's answers follow z. LM calls stay under
+the same cap (the person is not an LM; refits are CPU time the cap does not count):
+
+  likelihood_only_fitted_loop
+  ig_fitted_loop
+
 Open-ended Instruction Induction tasks have no label set: there the rows are zero_shot,
 likelihood_only and ig (execution accuracy with APE's metric), the human instructions
 (mean, and the best by the same objective on D) and APE's reported best-instruction number
@@ -44,6 +54,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
                           "ig_distil", "ig_distil_lora")
 FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
+LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop")
 OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
 GENERIC = "Read the input and give the answer."
 
@@ -133,9 +144,11 @@ def run_zero_shot(task, lm, calibrate: bool) -> dict:
     return {**out, "lm_calls": lm.usage.calls, "lm_tokens": lm.usage.tokens}
 
 
-def search_config(args, seed: int, prior_weight: float, fitted: Path | None = None):
+def search_config(args, seed: int, prior_weight: float, fitted: Path | None = None,
+                  loop: bool = False):
     """The search of every LM arm; `fitted`: a directory with the judgment-fitted `prior`
-    and `likelihood` adapters (M_L fitted, z's seeded with the husky world's seed rules)."""
+    and `likelihood` adapters (M_L fitted, z's seeded with the husky world's seed rules);
+    `loop`: with the step-3 loop of --fitted-loop."""
     from igtext.config import RunConfig
     from igtext.tasks.husky_world import SEED_HYPOTHESES
     cfg = {"seed": seed, "model": args.model, "budget": {"max_calls": args.calls},
@@ -150,6 +163,10 @@ def search_config(args, seed: int, prior_weight: float, fitted: Path | None = No
         cfg["search"]["seeds"] = list(SEED_HYPOTHESES)
         if prior_weight:
             cfg["prior"]["adapter"] = str(fitted / "prior")
+    if loop:
+        comparisons, labels = loop_sizes(args)
+        cfg["refresh"] = {"every": 1, "judge": "simulated", "top": 4, "labels": labels,
+                          "comparisons": comparisons if prior_weight else 0}
     return RunConfig.model_validate(cfg)
 
 
@@ -161,13 +178,13 @@ def search_dir(work: Path, task, seed: int, prior_weight: float,
 
 
 def run_search(task, seed, args, prior_weight, work: Path, lm,
-               fitted: Path | None = None) -> tuple[dict, Path]:
+               fitted: Path | None = None, loop: bool = False) -> tuple[dict, Path]:
     import igtext
-    out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args))
+    out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args, loop))
     if (out / "config.json").exists():          # a cut run of the same settings: continue it
         res = igtext.resume(out, model=lm, cache_dir=work / "cache")
     else:
-        res = igtext.search(task, config=search_config(args, seed, prior_weight, fitted),
+        res = igtext.search(task, config=search_config(args, seed, prior_weight, fitted, loop),
                             model=lm, out_dir=out, cache_dir=work / "cache")
     return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
             "lm_calls": res.extra["lm_calls"], "lm_tokens": res.extra["lm_tokens"],
@@ -286,6 +303,13 @@ def markdown(res: dict) -> str:
                   "no D' label); both arms start from the same seed z's "
                   "(husky_world.SEED_HYPOTHESES) and score each z on "
                   f"{res.get('fitted_search_examples', 16)} examples of D."]
+    if any(m in LOOP_METHODS for methods in res["summary"].values() for m in methods):
+        lines += ["*_fitted_loop rows: the same searches with seed step 3 after every "
+                  f"generation ({res.get('fitted_loop')} comparisons,labels per refresh; "
+                  "likelihood_only_fitted_loop asks for labels only): the simulated person "
+                  "compares the current top z's and labels inputs of D and D' under them, and "
+                  "the prior and M_L are refit on them, continuing from the fitted adapters. "
+                  "Refits are CPU time the LM-call cap does not count."]
     lines.append("")
     return "\n".join(lines)
 
@@ -301,18 +325,32 @@ def settings_key(args) -> str:
             f"-e{args.search_examples}-k{args.clf_epochs}").replace("/", "_").replace(":", "_")
 
 
-def fitted_key(args) -> str | None:
-    """What a fitted row depends on beyond `settings_key`: the adapters and its own search
-    size."""
+def loop_sizes(args) -> tuple[int, int]:
+    """--fitted-loop COMPARISONS,LABELS: the judgments asked for at each refresh."""
+    try:
+        comparisons, labels = (int(v) for v in args.fitted_loop.split(","))
+    except ValueError:
+        raise SystemExit(f"--fitted-loop: expected COMPARISONS,LABELS (e.g. 120,80), "
+                         f"got {args.fitted_loop!r}") from None
+    return comparisons, labels
+
+
+def fitted_key(args, loop: bool = False) -> str | None:
+    """What a fitted row depends on beyond `settings_key`: the adapters, its own search size
+    and, for a loop arm, the judgments asked for at each refresh."""
     if not args.husky_judgments:
         return None
-    return f"{adapter_hash(args.husky_judgments)}-e{args.fitted_search_examples}"
+    key = f"{adapter_hash(args.husky_judgments)}-e{args.fitted_search_examples}"
+    return key + ("-loop-c{}-l{}".format(*loop_sizes(args)) if loop else "")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--seeds", type=int)
+    ap.add_argument("--seed-from", type=int, default=0,
+                    help="run seeds SEED_FROM..SEEDS-1 only (to run seeds in parallel processes; "
+                         "the table keeps every row already made)")
     ap.add_argument("--calls", type=int)
     ap.add_argument("--generations", type=int)
     ap.add_argument("--population", type=int)
@@ -327,6 +365,8 @@ def main() -> None:
                     help="prior/ and likelihood/ adapters fitted to the husky world's judgments")
     ap.add_argument("--fitted-search-examples", type=int, default=16,
                     help="D examples scored per z in the two fitted arms (the issue-4 loop's)")
+    ap.add_argument("--fitted-loop", metavar="COMPARISONS,LABELS",
+                    help="also the two fitted arms with the step-3 loop (needs --husky-judgments)")
     ap.add_argument("--out-dir", default=str(RESULTS))
     args = ap.parse_args()
     q = args.quick
@@ -342,6 +382,10 @@ def main() -> None:
         from igtext.training.adapters import check_adapter
         for kind in ("prior", "likelihood"):
             check_adapter(Path(args.husky_judgments) / kind, kind, args.model)
+    if args.fitted_loop:
+        if not args.husky_judgments:
+            raise SystemExit("--fitted-loop needs --husky-judgments")
+        loop_sizes(args)
     base = load_model(args.model)
     stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
     key = settings_key(args)
@@ -351,10 +395,11 @@ def main() -> None:
         benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
     rows_path = stem.with_suffix(".rows.jsonl")
     old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
-    judged = fitted_key(args)
+    judged = {m: fitted_key(args, m in LOOP_METHODS) if args.fitted_loop or m in FITTED_METHODS
+              else None for m in FITTED_METHODS + LOOP_METHODS}
     rows = [r for r in old if r.get("settings") == key and r["benchmark"] in benches
             and r["seed"] < args.seeds                  # rows of other settings: stale
-            and (r["method"] not in FITTED_METHODS or r.get("judgments") == judged)]
+            and (r["method"] not in judged or r.get("judgments") == judged[r["method"]])]
     done_keys = {(r["benchmark"], r["seed"], r["method"]) for r in rows}
     wanted = set(args.methods.split(",")) if args.methods else None
     fitted = Path(args.husky_judgments) if args.husky_judgments else None
@@ -364,11 +409,11 @@ def main() -> None:
 
     def keep(bench, method, seed, r):
         rows.append({"benchmark": bench, "method": method, "seed": seed, "settings": key, **r}
-                    | ({"judgments": judged} if method in FITTED_METHODS else {}))
+                    | ({"judgments": judged[method]} if method in judged else {}))
         log.write(json.dumps(rows[-1]) + "\n")
         log.flush()
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "z_star"}), flush=True)
-    for seed in range(args.seeds):            # seed by seed, so a cut run stays balanced
+    for seed in range(args.seed_from, args.seeds):   # seed by seed: a cut run stays balanced
         for bench, (make, kind) in benches.items():
             if kind == "open":
                 if all((bench, seed, m) in done_keys for m in OPEN_METHODS) or (
@@ -380,8 +425,9 @@ def main() -> None:
                     keep(bench, method, seed, r)
                 continue
             task = None
-            methods = CLASSIFICATION_METHODS + (FITTED_METHODS if bench == "husky" and fitted
-                                                else ())
+            methods = CLASSIFICATION_METHODS + (
+                (FITTED_METHODS + (LOOP_METHODS if args.fitted_loop else ()))
+                if bench == "husky" and fitted else ())
             for method in methods:
                 if (bench, seed, method) in done_keys or (
                         wanted is not None and method not in wanted):
@@ -398,9 +444,9 @@ def main() -> None:
                 elif method in ("likelihood_only", "ig"):
                     r, _ = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
                                       work, base)
-                elif method in FITTED_METHODS:
-                    r, _ = run_search(task, seed, args, 1.0 if method == "ig_fitted" else 0.0,
-                                      work, base, fitted)
+                elif method in judged:
+                    r, _ = run_search(task, seed, args, 1.0 if method.startswith("ig") else 0.0,
+                                      work, base, fitted, method in LOOP_METHODS)
                 else:
                     r = run_distil(search_dir(work, task, seed, 1.0), base, work,
                                    "lora" if method.endswith("lora") else "logreg", seed, args)
@@ -413,6 +459,7 @@ def main() -> None:
            "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
            "quick": q, "seeds": args.seeds, "calls": args.calls,
            "fitted_search_examples": args.fitted_search_examples,
+           "fitted_loop": args.fitted_loop,
            "generations": args.generations, "population": args.population,
            "summary": summarise(rows), "rows": rows,
            "rows_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),

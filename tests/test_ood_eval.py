@@ -51,8 +51,9 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
 
 
 def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
-    """--husky-judgments adds the two judgment-fitted arms on husky (same seeds, same cap);
-    a directory without the adapters is refused before anything runs."""
+    """--husky-judgments adds the two judgment-fitted arms on husky (same seeds, same cap),
+    --fitted-loop the same two with the step-3 loop; a directory without the adapters is
+    refused before anything runs, and so is a malformed --fitted-loop."""
     from igtext.judgments.store import LabelJudgment
     from igtext.tasks.husky import BREEDS
     from igtext.tasks.husky_world import SEED_HYPOTHESES
@@ -69,21 +70,37 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     cmd = [sys.executable, str(ROOT / "eval" / "ood.py"), "--quick", "--model", name,
            "--benchmarks", "husky", "--calls", "600", "--population", "2",
            "--search-examples", "4", "--clf-epochs", "1", "--out-dir", str(tmp_path),
-           "--work", str(tmp_path / "work"), "--methods", "likelihood_only_fitted,ig_fitted",
+           "--work", str(tmp_path / "work"), "--methods", "likelihood_only_fitted,ig_fitted,"
+           "likelihood_only_fitted_loop,ig_fitted_loop", "--fitted-loop", "4,4",
+           "--fitted-search-examples", "4",
            "--husky-judgments", str(tmp_path / "j")]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
            "IGTEXT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
-    assert set(husky) == {"likelihood_only_fitted", "ig_fitted"}      # --methods
-    for arm in ("likelihood_only_fitted", "ig_fitted"):
+    assert set(husky) == {"likelihood_only_fitted", "ig_fitted", "likelihood_only_fitted_loop",
+                          "ig_fitted_loop"}                          # --methods
+    for arm in husky:
         assert husky[arm]["lm_calls"]["mean"] <= 600
-        cfg = json.loads(next((tmp_path / "work").glob(
-            f"husky-0-w{1.0 if arm == 'ig_fitted' else 0.0}-fitted-*/config.json")).read_text())
+        ig, loop = arm.startswith("ig"), arm.endswith("loop")
+        run = next(d for d in (tmp_path / "work").glob(f"husky-0-w{1.0 if ig else 0.0}-fitted-*")
+                   if d.name.endswith("-l4") == loop)
+        cfg = json.loads((run / "config.json").read_text())
         assert cfg["likelihood"]["adapter"].endswith("likelihood")
-        assert (cfg["prior"]["adapter"] is not None) == (arm == "ig_fitted")
+        assert (cfg["prior"]["adapter"] is not None) == ig
         assert cfg["search"]["seeds"] == list(SEED_HYPOTHESES)
+        assert cfg["refresh"]["every"] == (1 if loop else 0)
+        if loop:          # the loop ran: judgments asked for, refit adapters in the run
+            assert cfg["refresh"]["comparisons"] == (4 if ig else 0)
+            events = [json.loads(line) for line in open(run / "events.jsonl")]
+            refresh = [e for e in events if e.get("event") == "refresh"]
+            assert refresh and all(e["new_labels"] == 4 for e in refresh)
+            assert ("prior" in refresh[0]["adapters"]) == ig
+            assert "likelihood" in refresh[0]["adapters"]
     bad = subprocess.run(cmd[:-1] + [str(tmp_path / "nothing")], capture_output=True,
                          text=True, timeout=300, env=env)
     assert bad.returncode != 0 and "nothing" in bad.stderr
+    bad = subprocess.run([c if c != "4,4" else "4" for c in cmd], capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert bad.returncode != 0 and "--fitted-loop" in bad.stderr
