@@ -44,7 +44,9 @@ def test_markdown_reports_the_paired_comparison():
     res = {"command": "eval/proposer.py", "machine": "m", "folds": 2, "n_tasks": 2,
            "evaluated_tasks": ["a", "b"], "seeds": 1, "n": 4, "score_examples": 10,
            "exec_examples": 10, "epochs": 1, "fold_tasks": [["a"], ["b"]], "training": [],
-           "summary": ev.summarise(rows, 1), "wall_s": 1.0, "lm_calls": 0}
+           "summary": ev.summarise(rows, 1), "rows": rows, "reused_rows": 1, "wall_s": 1.0,
+           "lm_calls": 0}
     md = ev.markdown(res)
     assert "| objective_best | 1 / 0 / 1 | +0.000 |" in md
     assert "| 0 | a | +1.000 | +1.000 | +0.000 |" in md
+    assert "1 of 2 rows were made by an earlier one" in md
