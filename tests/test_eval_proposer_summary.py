@@ -19,9 +19,8 @@ def _arm(v):
 
 
 def _row(task, seed, fold, base, lora):
-    arm = _arm
-    return {"task": task, "seed": seed, "fold": fold, "base": arm(base), "lora": arm(lora),
-            "human": arm(0.0)}
+    return {"task": task, "seed": seed, "fold": fold, "base": _arm(base), "lora": _arm(lora),
+            "human": _arm(0.0)}
 
 
 def test_paired_counts_and_interval():
