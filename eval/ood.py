@@ -337,8 +337,8 @@ def loop_sizes(args) -> tuple[int, int]:
 
 def fitted_key(args, loop: bool = False) -> str | None:
     """What a fitted row depends on beyond `settings_key`: the adapters, its own search size
-    and, for a loop arm, the judgments asked for at each refresh."""
-    if not args.husky_judgments:
+    and, for a loop arm, the judgments asked for at each refresh (None: the arm is off)."""
+    if not args.husky_judgments or (loop and not args.fitted_loop):
         return None
     key = f"{adapter_hash(args.husky_judgments)}-e{args.fitted_search_examples}"
     return key + ("-loop-c{}-l{}".format(*loop_sizes(args)) if loop else "")
@@ -395,8 +395,7 @@ def main() -> None:
         benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
     rows_path = stem.with_suffix(".rows.jsonl")
     old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
-    judged = {m: fitted_key(args, m in LOOP_METHODS) if args.fitted_loop or m in FITTED_METHODS
-              else None for m in FITTED_METHODS + LOOP_METHODS}
+    judged = {m: fitted_key(args, m in LOOP_METHODS) for m in FITTED_METHODS + LOOP_METHODS}
     rows = [r for r in old if r.get("settings") == key and r["benchmark"] in benches
             and r["seed"] < args.seeds                  # rows of other settings: stale
             and (r["method"] not in judged or r.get("judgments") == judged[r["method"]])]
