@@ -48,6 +48,7 @@ import json
 import re
 import statistics
 import time
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -257,6 +258,7 @@ def summarise(rows: list[dict]) -> dict:
                 if vals:
                     cell[key] = {"mean": statistics.mean(vals),
                                  "spread": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
+            cell["seeds"] = sorted({r["seed"] for r in rs})
             summary[bench][method] = cell
     return summary
 
@@ -277,25 +279,28 @@ def markdown(res: dict) -> str:
              f"Seeds: {res['seeds']}; search budget per run: {res['calls']} LM calls, "
              f"{res['generations']} generations of {res['population']}. Wall time of all rows: "
              f"{res['rows_wall_s']:.0f} s (without model loading).", "",
-             "| benchmark | method | accuracy on D | accuracy on D' | LM calls | LM tokens | wall s |",
-             "|---|---|---|---|---|---|---|"]
+             "| benchmark | method | seeds | accuracy on D | accuracy on D' | LM calls | LM tokens "
+             "| wall s |", "|---|---|---|---|---|---|---|---|"]
 
     def fmt(cell, key, digits=3):
         v = cell.get(key)
         return "–" if v is None else f"{v['mean']:.{digits}f} ± {v['spread']:.{digits}f}"
     for bench, methods in res["summary"].items():
         for method, cell in methods.items():
-            lines.append(f"| {bench} | {method} | {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')} "
+            lines.append(f"| {bench} | {method} | {len(cell.get('seeds', ()))} "
+                         f"| {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')} "
                          f"| {fmt(cell, 'lm_calls', 0)} | {fmt(cell, 'lm_tokens', 0)} "
                          f"| {fmt(cell, 'wall_s', 1)} |")
         name = bench.split(":", 1)[1] if bench.startswith("ii:") else None
         if name in ape:
-            lines.append(f"| {bench} | APE, InstructGPT (reported best) | – | {ape[name]:.2f} "
-                         f"| – | – | – |")
-    lines += ["", "Mean ± spread (population std) over seeds. For ii:* rows, accuracy on D' is "
-              "execution accuracy on the execute split with APE's metric; ig_distil is scored "
-              "on the part of D' it was not fitted on (ig_distil: logistic regression on frozen "
-              "LM features; ig_distil_lora: the LoRA classifier)."]
+            lines.append(f"| {bench} | APE, InstructGPT (reported best) | – | – "
+                         f"| {ape[name]:.2f} | – | – | – |")
+    lines += ii_means(res["summary"], ape)
+    lines += ["", "Mean ± spread (population std) over the seeds in the seeds column (a row "
+              "with fewer seeds than the run's is a run not yet finished). For ii:* rows, "
+              "accuracy on D' is execution accuracy on the execute split with APE's metric; "
+              "ig_distil is scored on the part of D' it was not fitted on (ig_distil: logistic "
+              "regression on frozen LM features; ig_distil_lora: the LoRA classifier)."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
@@ -312,6 +317,25 @@ def markdown(res: dict) -> str:
                   "Refits are CPU time the LM-call cap does not count."]
     lines.append("")
     return "\n".join(lines)
+
+
+def ii_means(summary: dict, ape: dict[str, float]) -> list[str]:
+    """Instruction Induction over tasks: each method's mean execution accuracy on the tasks
+    where every method has a row, with APE's reported numbers on the same tasks."""
+    tasks = [b for b, methods in summary.items() if b.startswith("ii:")
+             and all("acc_Dprime" in methods.get(m, {}) for m in OPEN_METHODS)]
+    if not tasks:
+        return []
+    lines = ["", f"Instruction Induction, mean over the {len(tasks)} tasks with every method:", "",
+             "| method | execution accuracy on D' | tasks |", "|---|---|---|"]
+    for m in OPEN_METHODS:
+        vals = [summary[b][m]["acc_Dprime"]["mean"] for b in tasks]
+        lines.append(f"| {m} | {statistics.mean(vals):.3f} | {len(vals)} |")
+    reported = [ape[b.split(":", 1)[1]] for b in tasks if b.split(":", 1)[1] in ape]
+    if reported:
+        lines.append(f"| APE, InstructGPT (reported best) | {statistics.mean(reported):.3f} "
+                     f"| {len(reported)} |")
+    return lines
 
 
 def adapter_hash(judgments_dir: str) -> str:
@@ -368,6 +392,8 @@ def main() -> None:
     ap.add_argument("--fitted-loop", metavar="COMPARISONS,LABELS",
                     help="also the two fitted arms with the step-3 loop (needs --husky-judgments)")
     ap.add_argument("--out-dir", default=str(RESULTS))
+    ap.add_argument("--report-only", action="store_true",
+                    help="write the table from the rows already made; run nothing")
     args = ap.parse_args()
     q = args.quick
     defaults = {"seeds": 1 if q else 3, "calls": 1500 if q else 12000,
@@ -376,8 +402,6 @@ def main() -> None:
     for k, v in defaults.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
-    from igtext.lm.cache import default_cache_dir
-    from igtext.lm.registry import load_model
     if args.husky_judgments:           # refuse bad adapters now, not hours into the run
         from igtext.training.adapters import check_adapter
         for kind in ("prior", "likelihood"):
@@ -386,13 +410,13 @@ def main() -> None:
         if not args.husky_judgments:
             raise SystemExit("--fitted-loop needs --husky-judgments")
         loop_sizes(args)
-    base = load_model(args.model)
     stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
     key = settings_key(args)
     work = Path(args.work or Path.home() / ".cache" / "igtext" / "eval-ood" / key)
     benches = benchmarks(q)
-    if args.benchmarks:
-        benches = {k: v for k, v in benches.items() if k in args.benchmarks.split(",")}
+    if args.benchmarks:                    # names or patterns: ii:*,hypobench:*
+        pats = args.benchmarks.split(",")
+        benches = {k: v for k, v in benches.items() if any(fnmatchcase(k, p) for p in pats)}
     rows_path = stem.with_suffix(".rows.jsonl")
     old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
     judged = {m: fitted_key(args, m in LOOP_METHODS) for m in FITTED_METHODS + LOOP_METHODS}
@@ -400,10 +424,35 @@ def main() -> None:
             and r["seed"] < args.seeds                  # rows of other settings: stale
             and (r["method"] not in judged or r.get("judgments") == judged[r["method"]])]
     done_keys = {(r["benchmark"], r["seed"], r["method"]) for r in rows}
-    wanted = set(args.methods.split(",")) if args.methods else None
-    fitted = Path(args.husky_judgments) if args.husky_judgments else None
     total = timer()
     Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        run_all(args, benches, key, work, rows, done_keys, judged, rows_path)
+    res = {"command": "eval/ood.py " + " ".join(
+               f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+               for k, v in vars(args).items()
+               if v not in (None, False) and k not in ("work", "out_dir", "report_only")),
+           "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
+           "quick": q, "seeds": args.seeds, "calls": args.calls,
+           "fitted_search_examples": args.fitted_search_examples,
+           "fitted_loop": args.fitted_loop,
+           "generations": args.generations, "population": args.population,
+           "summary": summarise(rows), "rows": rows,
+           "rows_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
+           "this_invocation_wall_s": total()}
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
+    stem.with_suffix(".md").write_text(markdown(res))
+    print(markdown(res))
+
+
+def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: set,
+            judged: dict, rows_path: Path) -> None:
+    """Make the rows not yet made, appending each to `rows` and to the rows file."""
+    from igtext.lm.cache import default_cache_dir
+    from igtext.lm.registry import load_model
+    base = load_model(args.model)
+    wanted = set(args.methods.split(",")) if args.methods else None
+    fitted = Path(args.husky_judgments) if args.husky_judgments else None
     log = open(rows_path, "a", encoding="utf-8")
 
     def keep(bench, method, seed, r):
@@ -451,21 +500,6 @@ def main() -> None:
                                    "lora" if method.endswith("lora") else "logreg", seed, args)
                 keep(bench, method, seed, {**r, "wall_s": done()})
     log.close()
-    res = {"command": "eval/ood.py " + " ".join(
-               f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
-               for k, v in vars(args).items()
-               if v not in (None, False) and k not in ("work", "out_dir")),
-           "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
-           "quick": q, "seeds": args.seeds, "calls": args.calls,
-           "fitted_search_examples": args.fitted_search_examples,
-           "fitted_loop": args.fitted_loop,
-           "generations": args.generations, "population": args.population,
-           "summary": summarise(rows), "rows": rows,
-           "rows_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
-           "this_invocation_wall_s": total()}
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
-    stem.with_suffix(".md").write_text(markdown(res))
-    print(markdown(res))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,17 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     res2 = json.loads((tmp_path / "ood-quick.json").read_text())
     assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
 
+    # --report-only writes the table of every benchmark from the rows, and runs nothing
+    (tmp_path / "ood-quick.md").unlink()
+    before = (tmp_path / "ood-quick.rows.jsonl").read_text()
+    report = subprocess.run(cmd[:5] + ["--report-only", "--benchmarks", "ii:*,husky"] + cmd[7:],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (tmp_path / "ood-quick.rows.jsonl").read_text() == before
+    table = (tmp_path / "ood-quick.md").read_text()
+    assert "| husky | ig | 1 |" in table and "--report-only" not in table
+    assert "mean over the 1 tasks with every method" in table
+
 
 def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     """--husky-judgments adds the two judgment-fitted arms on husky (same seeds, same cap),
