@@ -10,6 +10,7 @@ For each benchmark (D, D') and seed, on the same local model:
   ig_distil        M_L_test (logistic regression on frozen LM features) distilled from IG's
                    z* labels on part of D' (scored on the rest)
   ig_distil_lora   the same with the LoRA-classifier M_L_test
+  ig_distil_tfidf  the same with logistic regression on TF-IDF features (no LM: the fastest)
 
 With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out DIR/prior
 --lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
@@ -30,6 +31,8 @@ the same cap (the person is not an LM; refits are CPU time the cap does not coun
 
   likelihood_only_fitted_loop
   ig_fitted_loop
+  ig_fitted_loop_distil{,_lora,_tfidf}   ig_fitted_loop's z* distilled as ig_distil*
+                                         (the teacher is the M_L the loop ended with)
 
 Open-ended Instruction Induction tasks have no label set: there the rows are zero_shot,
 likelihood_only and ig (execution accuracy with APE's metric), the human instructions
@@ -53,9 +56,13 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil", "ig_distil_lora")
+                          "ig_distil", "ig_distil_lora", "ig_distil_tfidf")
 FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
-LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop")
+LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop", "ig_fitted_loop_distil",
+                "ig_fitted_loop_distil_lora", "ig_fitted_loop_distil_tfidf")
+STUDENTS = {"_distil": "logreg", "_distil_lora": "lora", "_distil_tfidf": "tfidf"}
+DISTILLED = {arm + end: (student, arm) for arm in ("ig", "ig_fitted_loop")
+             for end, student in STUDENTS.items()}      # method -> (student, search it distils)
 OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
 GENERIC = "Read the input and give the answer."
 
@@ -299,8 +306,10 @@ def markdown(res: dict) -> str:
     lines += ["", "Mean ± spread (population std) over the seeds in the seeds column (a row "
               "with fewer seeds than the run's is a run not yet finished). For ii:* rows, "
               "accuracy on D' is execution accuracy on the execute split with APE's metric; "
-              "ig_distil is scored on the part of D' it was not fitted on (ig_distil: logistic "
-              "regression on frozen LM features; ig_distil_lora: the LoRA classifier)."]
+              "ig_distil* rows are scored on the part of D' they were not fitted on (ig_distil: "
+              "logistic regression on frozen LM features; ig_distil_lora: the LoRA classifier; "
+              "ig_distil_tfidf: logistic regression on TF-IDF features, no LM); their "
+              "speedup over M_L with z* is in the JSON rows."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
@@ -314,7 +323,9 @@ def markdown(res: dict) -> str:
                   "likelihood_only_fitted_loop asks for labels only): the simulated person "
                   "compares the current top z's and labels inputs of D and D' under them, and "
                   "the prior and M_L are refit on them, continuing from the fitted adapters. "
-                  "Refits are CPU time the LM-call cap does not count."]
+                  "Refits are CPU time the LM-call cap does not count. ig_fitted_loop_distil* "
+                  "rows distil that arm's z* like ig_distil*, with the M_L the loop ended "
+                  "with as the teacher."]
     lines.append("")
     return "\n".join(lines)
 
@@ -492,12 +503,15 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                 elif method in ("likelihood_only", "ig"):
                     r, _ = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
                                       work, base)
+                elif method in DISTILLED:
+                    student, arm = DISTILLED[method]
+                    r = run_distil(search_dir(work, task, seed, 1.0, judged.get(arm)), base,
+                                   work, student, seed, args)
                 elif method in judged:
                     r, _ = run_search(task, seed, args, 1.0 if method.startswith("ig") else 0.0,
                                       work, base, fitted, method in LOOP_METHODS)
                 else:
-                    r = run_distil(search_dir(work, task, seed, 1.0), base, work,
-                                   "lora" if method.endswith("lora") else "logreg", seed, args)
+                    raise AssertionError(method)
                 keep(bench, method, seed, {**r, "wall_s": done()})
     log.close()
 

@@ -114,9 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     ds.add_argument("--heldout", type=float, default=0.3,
                     help="share of D' held out for the report")
     ds.add_argument("--seed", type=int, default=0)
-    ds.add_argument("--student", choices=("logreg", "lora"), default="logreg",
-                    help="logistic regression on frozen LM features (seconds) or a LoRA "
-                         "classifier on the LM (minutes on CPU)")
+    ds.add_argument("--student", choices=("logreg", "lora", "tfidf"), default="logreg",
+                    help="logistic regression on frozen LM features (seconds to fit), a LoRA "
+                         "classifier on the LM (minutes on CPU), or logistic regression on "
+                         "TF-IDF features (no LM when labelling: the fastest)")
     ds.add_argument("--epochs", type=int, default=3, help="with --student lora")
     ds.add_argument("--cache-dir")
     ds.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")

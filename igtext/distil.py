@@ -9,6 +9,9 @@ reading x' alone (no z in the prompt):
           weighted by the teacher's probability); seconds to fit.
   lora    the local LM with a classification head, LoRA-fine-tuned with cross-entropy on the
           soft labels (`igtext.training.classifier`); minutes to fit on CPU.
+  tfidf   logistic regression on TF-IDF word and bigram features, fitted the same way as
+          logreg: no LM at all when labelling, so thousands of examples a second on a CPU
+          (it can only use words z*'s labels correlate with on D').
 
 Part of D' is held out to report the student's agreement with the teacher, its accuracy
 against gold labels where D' has them, and its speed against running M_L with z*.
@@ -47,7 +50,7 @@ def features(model, tok, texts: Sequence[str], max_length: int = 256, batch: int
     return np.concatenate(rows) if rows else np.zeros((0, 0))
 
 
-STUDENTS = ("logreg", "lora")
+STUDENTS = ("logreg", "lora", "tfidf")
 
 
 def _load_lm(base_dir):
@@ -71,27 +74,56 @@ class Student:
     def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
         model, tok = self.lm or _load_lm(self.base_dir)
         probs = self.classifier.predict_proba(features(model, tok, texts, self.max_length))
-        cols = [self.labels[int(c)] for c in self.classifier.classes_]
-        return [{y: float(row[cols.index(y)]) if y in cols else 0.0 for y in self.labels}
-                for row in probs]
+        return _distributions(self.labels, self.classifier.classes_, probs)
 
 
-def fit_student(x_feats, soft: Sequence[Sequence[float]], labels: Sequence[str],
-                base_dir: str, c: float = 1.0) -> Student:
+@dataclass(frozen=True)
+class TfidfStudent:
+    """M_L_test without an LM: TF-IDF features + logistic regression."""
+    labels: tuple[str, ...]
+    vectorizer: object
+    classifier: object
+
+    def predict_proba(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        probs = self.classifier.predict_proba(self.vectorizer.transform(list(texts)))
+        return _distributions(self.labels, self.classifier.classes_, probs)
+
+
+def _distributions(labels, classes, probs) -> list[dict[str, float]]:
+    cols = [labels[int(c)] for c in classes]
+    return [{y: float(row[cols.index(y)]) if y in cols else 0.0 for y in labels}
+            for row in probs]
+
+
+def _soft_logreg(x_feats, soft: Sequence[Sequence[float]], k: int, c: float):
     """Logistic regression fitted to soft labels (one weighted row per example and label)."""
     import numpy as np
+    import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
-    k = len(labels)
-    x = np.repeat(x_feats, k, axis=0)
+    rows = np.repeat(np.arange(len(soft)), k)
+    x = x_feats[rows] if sp.issparse(x_feats) else np.repeat(x_feats, k, axis=0)
     y = np.tile(np.arange(k), len(soft))
     w = np.asarray(soft, dtype=float).reshape(-1)
     keep = w > 1e-6
     if len(set(y[keep])) < 2:
         raise InputError("the teacher gives every example the same label: nothing to distil",
                          field="labels")
-    clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit(x[keep], y[keep], sample_weight=w[keep])
-    return Student(tuple(labels), clf, str(base_dir))
+    return LogisticRegression(C=c, max_iter=2000).fit(x[keep], y[keep], sample_weight=w[keep])
+
+
+def fit_student(x_feats, soft: Sequence[Sequence[float]], labels: Sequence[str],
+                base_dir: str, c: float = 1.0) -> Student:
+    """The logreg student: logistic regression on frozen LM features, fitted to soft labels."""
+    return Student(tuple(labels), _soft_logreg(x_feats, soft, len(labels), c), str(base_dir))
+
+
+def fit_tfidf_student(texts: Sequence[str], soft: Sequence[Sequence[float]],
+                      labels: Sequence[str], c: float = 1.0) -> TfidfStudent:
+    """The tfidf student: logistic regression on TF-IDF unigrams and bigrams."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(list(texts))
+    return TfidfStudent(tuple(labels), vec,
+                        _soft_logreg(vec.transform(list(texts)), soft, len(labels), c))
 
 
 def teacher(run_dir, examples, z: str, lik, calibrated: bool) -> tuple[list[list[float]], dict]:
@@ -133,7 +165,7 @@ def fit_lora_student(examples, soft, labels, base_dir: str, settings=None, progr
 def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 0.3,
            seed: int = 0, model=None, cache_dir=None, c: float = 1.0, student: str = "logreg",
            lora_settings=None, progress: bool = False) -> dict:
-    """Label D' with z*, fit M_L_test (`student`: logreg or lora) on part of it, report on
+    """Label D' with z*, fit M_L_test (`student`: one of `STUDENTS`) on part of it, report on
     the rest; save to `out`."""
     import numpy as np
 
@@ -165,6 +197,9 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
         feats = features(*lm_pair, [texts[i] for i in train])
         fitted = replace(fit_student(feats, [soft[i] for i in train], task.labels, base_dir, c),
                          lm=lm_pair)
+    elif student == "tfidf":
+        fitted = fit_tfidf_student([texts[i] for i in train], [soft[i] for i in train],
+                                   task.labels, c)
     else:
         fitted = fit_lora_student([examples[i] for i in train], [soft[i] for i in train],
                                   task.labels, base_dir, lora_settings, progress)
@@ -196,9 +231,9 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
         report["z_star_accuracy_gold"] = sum(t == g for t, g in zip(teach, gold)) / len(held)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if student == "logreg":
-        with open(out / "student.pkl", "wb") as f:
-            pickle.dump(replace(fitted, lm=None), f)       # the LM is loaded again on use
+    if student in ("logreg", "tfidf"):
+        with open(out / "student.pkl", "wb") as f:        # the LM is loaded again on use
+            pickle.dump(replace(fitted, lm=None) if student == "logreg" else fitted, f)
     else:
         fitted.save(out / "lora")
     records = [{"x": e.input, "soft": s} for e, s in zip(examples, soft)]

@@ -61,6 +61,33 @@ def test_distil_lora_student(finished_run, tmp_path, capsys):
         [[round(p[y], 6) for y in task.labels] for p in again]
 
 
+def test_distil_tfidf_student(finished_run, tmp_path, capsys):
+    """The LM-free M_L_test: saved, loaded back with the same predictions, faster than M_L."""
+    from igtext.distil import load_student
+    run, task = finished_run
+    out = tmp_path / "tfidf-student"
+    assert main(["distil", str(run), "--out", str(out), "--student", "tfidf",
+                 "--heldout", "0.5", "--cache-dir", str(tmp_path / "c")]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["student"] == "tfidf" and rep["heldout"] == 6
+    assert rep["speedup"] > 1 and 0 <= rep["agreement_with_z_star"] <= 1
+    texts = [e.input for e in task.test]
+    first, again = load_student(out).predict_proba(texts), load_student(out).predict_proba(texts)
+    assert first == again and all(sum(p.values()) == pytest.approx(1) for p in first)
+
+
+def test_tfidf_student_learns_the_teachers_words():
+    """Soft labels that follow a word are learnt: a new text with the word gets its label."""
+    from igtext.distil import fit_tfidf_student
+    labels = ("husky", "poodle")
+    texts = [f"a dog with {'blue eyes' if i % 2 else 'curly fur'} seen in place {i}"
+             for i in range(20)]
+    soft = [[0.9, 0.1] if i % 2 else [0.2, 0.8] for i in range(20)]
+    student = fit_tfidf_student(texts, soft, labels)
+    p = student.predict_proba(["blue eyes in the snow", "curly fur on a sofa"])
+    assert p[0]["husky"] > 0.5 > p[1]["husky"]
+
+
 def test_soft_targets_move_the_classifier(tiny_dir):
     """Soft-label training follows the targets: a classifier told 'husky' for every input
     ends up giving husky more probability than before."""

@@ -26,7 +26,7 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     res = json.loads((tmp_path / "ood-quick.json").read_text())
     husky = res["summary"]["husky"]
     assert set(husky) == {"tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil", "ig_distil_lora"}
+                          "ig_distil", "ig_distil_lora", "ig_distil_tfidf"}
     assert husky["tfidf_lr"]["acc_Dprime"]["mean"] <= 0.15      # the shortcut breaks (chance 0.25)
     assert husky["ig"]["lm_calls"]["mean"] <= 600
     assert set(res["summary"]["ii:antonyms"]) == {"zero_shot", "likelihood_only", "ig",
@@ -34,18 +34,22 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     table = (tmp_path / "ood-quick.md").read_text()
     assert "| husky | ig |" in table and "APE, InstructGPT" in table
     rows = (tmp_path / "ood-quick.rows.jsonl").read_text().splitlines()
-    assert len(rows) == 7 + 5
+    assert len(rows) == 8 + 5
+    tfidf = next(json.loads(r) for r in rows if json.loads(r)["method"] == "ig_distil_tfidf")
+    assert tfidf["speedup_vs_M_L"] > 1                   # no LM: faster than M_L with z*
 
     # a cut run continues: drop the last husky rows and the IG run's result, run again
     kept = [r for r in rows if json.loads(r)["benchmark"] != "husky"
-            or json.loads(r)["method"] not in ("ig", "ig_distil", "ig_distil_lora")]
+            or json.loads(r)["method"] not in ("ig", "ig_distil", "ig_distil_lora",
+                                               "ig_distil_tfidf")]
     (tmp_path / "ood-quick.rows.jsonl").write_text("\n".join(kept) + "\n")
     ig_dir = next((tmp_path / "work").glob("husky-0-w1.0"))
     (ig_dir / "result.json").unlink()
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     redone = [json.loads(r) for r in again.stdout.splitlines() if r.startswith("{")]
-    assert [r["method"] for r in redone] == ["ig", "ig_distil", "ig_distil_lora"]
+    assert [r["method"] for r in redone] == ["ig", "ig_distil", "ig_distil_lora",
+                                             "ig_distil_tfidf"]
     res2 = json.loads((tmp_path / "ood-quick.json").read_text())
     assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
 
@@ -63,7 +67,7 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
 
 def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     """--husky-judgments adds the two judgment-fitted arms on husky (same seeds, same cap),
-    --fitted-loop the same two with the step-3 loop; a directory without the adapters is
+    --fitted-loop the same two with the step-3 loop (and IG's distilled); a directory without the adapters is
     refused before anything runs, and so is a malformed --fitted-loop."""
     from igtext.judgments.store import LabelJudgment
     from igtext.tasks.husky import BREEDS
@@ -82,7 +86,8 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
            "--benchmarks", "husky", "--calls", "600", "--population", "2",
            "--search-examples", "4", "--clf-epochs", "1", "--out-dir", str(tmp_path),
            "--work", str(tmp_path / "work"), "--methods", "likelihood_only_fitted,ig_fitted,"
-           "likelihood_only_fitted_loop,ig_fitted_loop", "--fitted-loop", "4,4",
+           "likelihood_only_fitted_loop,ig_fitted_loop,ig_fitted_loop_distil_tfidf",
+           "--fitted-loop", "4,4",
            "--fitted-search-examples", "4",
            "--husky-judgments", str(tmp_path / "j")]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
@@ -91,8 +96,12 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
     assert set(husky) == {"likelihood_only_fitted", "ig_fitted", "likelihood_only_fitted_loop",
-                          "ig_fitted_loop"}                          # --methods
-    for arm in husky:
+                          "ig_fitted_loop", "ig_fitted_loop_distil_tfidf"}     # --methods
+    distilled = next(d for d in (tmp_path / "work").glob("husky-0-w1.0-fitted-*-l4"))
+    meta = json.loads((distilled / "m_l_test-tfidf" / "igtext_distilled.json").read_text())
+    assert meta["student"] == "tfidf"      # the loop arm's z* distilled, with its refit M_L
+    assert meta["report"]["run"] == str(distilled)
+    for arm in set(husky) - {"ig_fitted_loop_distil_tfidf"}:
         assert husky[arm]["lm_calls"]["mean"] <= 600
         ig, loop = arm.startswith("ig"), arm.endswith("loop")
         run = next(d for d in (tmp_path / "work").glob(f"husky-0-w{1.0 if ig else 0.0}-fitted-*")
