@@ -120,14 +120,26 @@ def run_tfidf(task) -> dict:
     return split_accuracies(clf.predict, task)
 
 
-def run_lora_clf(task, seed: int, args) -> dict:
+def run_lora_clf(task, seed: int, args, work: Path) -> dict:
+    """The LoRA classifier on D; one fitted on the same D with the same settings (deceptive
+    reviews' OOD and IND benchmarks share D) is loaded instead of fitted again."""
     from dataclasses import replace
 
     from igtext.lm.registry import base_model_dir
-    from igtext.training.classifier import SETTINGS, fit_classifier
-    clf = fit_classifier(task.train, task.labels, base_model_dir(args.model),
-                         replace(SETTINGS, epochs=args.clf_epochs, seed=seed))
-    return split_accuracies(clf.predict, task)
+    from igtext.training.classifier import SETTINGS, fit_classifier, load_classifier
+    from igtext.training.lora import data_hash
+    settings = replace(SETTINGS, epochs=args.clf_epochs, seed=seed)
+    base = base_model_dir(args.model)
+    saved = work / "lora-clf" / data_hash([{"x": e.input, "y": e.label} for e in task.train]
+                                          + [{"labels": list(task.labels), "model": args.model,
+                                              "settings": repr(settings)}])[:16]
+    reused = (saved / "igtext_classifier.json").exists()       # written last
+    if reused:
+        clf = load_classifier(saved, base)
+    else:
+        clf = fit_classifier(task.train, task.labels, base, settings)
+        clf.save(saved)
+    return split_accuracies(clf.predict, task) | {"fit_reused": reused}
 
 
 def _metered(lm, cache_dir):
@@ -497,7 +509,7 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                 if method == "tfidf_lr":
                     r = run_tfidf(task)
                 elif method == "lora_clf":
-                    r = run_lora_clf(task, seed, args)
+                    r = run_lora_clf(task, seed, args, work)
                 elif method == "zero_shot":
                     r = run_zero_shot(task, lm, calibrate=True)
                 elif method in ("likelihood_only", "ig"):

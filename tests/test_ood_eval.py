@@ -40,7 +40,7 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
 
     # a cut run continues: drop the last husky rows and the IG run's result, run again
     kept = [r for r in rows if json.loads(r)["benchmark"] != "husky"
-            or json.loads(r)["method"] not in ("ig", "ig_distil", "ig_distil_lora",
+            or json.loads(r)["method"] not in ("lora_clf", "ig", "ig_distil", "ig_distil_lora",
                                                "ig_distil_tfidf")]
     (tmp_path / "ood-quick.rows.jsonl").write_text("\n".join(kept) + "\n")
     ig_dir = next((tmp_path / "work").glob("husky-0-w1.0"))
@@ -48,8 +48,10 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     redone = [json.loads(r) for r in again.stdout.splitlines() if r.startswith("{")]
-    assert [r["method"] for r in redone] == ["ig", "ig_distil", "ig_distil_lora",
+    assert [r["method"] for r in redone] == ["lora_clf", "ig", "ig_distil", "ig_distil_lora",
                                              "ig_distil_tfidf"]
+    assert redone[0]["fit_reused"] and redone[0]["acc_Dprime"] == husky["lora_clf"][
+        "acc_Dprime"]["mean"]                 # the classifier fitted on the same D, loaded
     res2 = json.loads((tmp_path / "ood-quick.json").read_text())
     assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
 
