@@ -264,15 +264,19 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
+    order: dict[str, int] = {}
+    for m in CLASSIFICATION_METHODS + FITTED_METHODS + LOOP_METHODS + OPEN_METHODS:
+        order.setdefault(m, len(order))
     out: dict = {}
-    for r in rows:
+    for r in sorted(rows, key=lambda r: order.get(r["method"], len(order))):
         out.setdefault(r["benchmark"], {}).setdefault(r["method"], []).append(r)
     summary = {}
     for bench, methods in out.items():
         summary[bench] = {}
         for method, rs in methods.items():
             cell = {}
-            for key in ("acc_D", "acc_Dprime", "lm_calls", "lm_tokens", "wall_s"):
+            for key in ("acc_D", "acc_Dprime", "z_star_acc_on_same", "lm_calls", "lm_tokens",
+                        "wall_s"):
                 vals = [r[key] for r in rs if r.get(key) is not None]
                 if vals:
                     cell[key] = {"mean": statistics.mean(vals),
@@ -306,8 +310,10 @@ def markdown(res: dict) -> str:
         return "–" if v is None else f"{v['mean']:.{digits}f} ± {v['spread']:.{digits}f}"
     for bench, methods in res["summary"].items():
         for method, cell in methods.items():
+            teacher = (f" (z*: {cell['z_star_acc_on_same']['mean']:.3f})"
+                       if "z_star_acc_on_same" in cell else "")
             lines.append(f"| {bench} | {method} | {len(cell.get('seeds', ()))} "
-                         f"| {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')} "
+                         f"| {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')}{teacher} "
                          f"| {fmt(cell, 'lm_calls', 0)} | {fmt(cell, 'lm_tokens', 0)} "
                          f"| {fmt(cell, 'wall_s', 1)} |")
         name = bench.split(":", 1)[1] if bench.startswith("ii:") else None
@@ -318,7 +324,8 @@ def markdown(res: dict) -> str:
     lines += ["", "Mean ± spread (population std) over the seeds in the seeds column (a row "
               "with fewer seeds than the run's is a run not yet finished). For ii:* rows, "
               "accuracy on D' is execution accuracy on the execute split with APE's metric; "
-              "ig_distil* rows are scored on the part of D' they were not fitted on (ig_distil: "
+              "ig_distil* rows are scored on the part of D' they were not fitted on, with z*'s own "
+              "accuracy on that part in brackets (ig_distil: "
               "logistic regression on frozen LM features; ig_distil_lora: the LoRA classifier; "
               "ig_distil_tfidf: logistic regression on TF-IDF features, no LM); their "
               "speedup over M_L with z* is in the JSON rows."]
