@@ -55,14 +55,14 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil", "ig_distil_lora", "ig_distil_tfidf")
-FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
-LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop", "ig_fitted_loop_distil",
-                "ig_fitted_loop_distil_lora", "ig_fitted_loop_distil_tfidf")
 STUDENTS = {"_distil": "logreg", "_distil_lora": "lora", "_distil_tfidf": "tfidf"}
 DISTILLED = {arm + end: (student, arm) for arm in ("ig", "ig_fitted_loop")
              for end, student in STUDENTS.items()}      # method -> (student, search it distils)
+CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
+                          *("ig" + end for end in STUDENTS))
+FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
+LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop",
+                *("ig_fitted_loop" + end for end in STUDENTS))
 OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
 GENERIC = "Read the input and give the answer."
 
@@ -126,14 +126,15 @@ def run_lora_clf(task, seed: int, args, work: Path) -> dict:
     from dataclasses import replace
 
     from igtext.lm.registry import base_model_dir
-    from igtext.training.classifier import SETTINGS, fit_classifier, load_classifier
+    from igtext.training.classifier import (CLASSIFIER_META, SETTINGS, fit_classifier,
+                                            load_classifier)
     from igtext.training.lora import data_hash
     settings = replace(SETTINGS, epochs=args.clf_epochs, seed=seed)
     base = base_model_dir(args.model)
     saved = work / "lora-clf" / data_hash([{"x": e.input, "y": e.label} for e in task.train]
                                           + [{"labels": list(task.labels), "model": args.model,
                                               "settings": repr(settings)}])[:16]
-    reused = (saved / "igtext_classifier.json").exists()       # written last
+    reused = (saved / CLASSIFIER_META).exists()       # written last
     if reused:
         clf = load_classifier(saved, base)
     else:

@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     ds.add_argument("--heldout", type=float, default=0.3,
                     help="share of D' held out for the report")
     ds.add_argument("--seed", type=int, default=0)
-    ds.add_argument("--student", choices=("logreg", "lora", "tfidf"), default="logreg",
+    from igtext.distil import STUDENTS
+    ds.add_argument("--student", choices=STUDENTS, default="logreg",
                     help="logistic regression on frozen LM features (seconds to fit), a LoRA "
                          "classifier on the LM (minutes on CPU), or logistic regression on "
                          "TF-IDF features (no LM when labelling: the fastest)")
