@@ -11,6 +11,8 @@ For each benchmark (D, D') and seed, on the same local model:
                    z* labels on part of D' (scored on the rest)
   ig_distil_lora   the same with the LoRA-classifier M_L_test
   ig_distil_tfidf  the same with logistic regression on TF-IDF features (no LM: the fastest)
+  ig_mixture       D' labelled by the posterior over IG's top MIXTURE_K z's (weights
+                   exp(objective)), with its coverage and accuracy where it does not abstain
 
 With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out DIR/prior
 --lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
@@ -32,7 +34,12 @@ the same cap (the person is not an LM; refits are CPU time the cap does not coun
   likelihood_only_fitted_loop
   ig_fitted_loop
   ig_fitted_loop_distil{,_lora,_tfidf}   ig_fitted_loop's z* distilled as ig_distil*
-                                         (the teacher is the M_L the loop ended with)
+                                         (the teacher: the M_L the loop ended with, and
+                                         the person's labels under z* where there are any)
+  ig_fitted_loop_mixture                 the posterior mixture of ig_fitted_loop's z's
+
+The person labels inputs of D' too (never with their gold label), so the loop rows also
+give accuracy on the inputs of D' the person never labelled in that run.
 
 Open-ended Instruction Induction tasks have no label set: there the rows are zero_shot,
 likelihood_only and ig (execution accuracy with APE's metric), the human instructions
@@ -58,11 +65,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 STUDENTS = {"_distil": "logreg", "_distil_lora": "lora", "_distil_tfidf": "tfidf"}
 DISTILLED = {arm + end: (student, arm) for arm in ("ig", "ig_fitted_loop")
              for end, student in STUDENTS.items()}      # method -> (student, search it distils)
+MIXTURE = {"ig_mixture": "ig", "ig_fitted_loop_mixture": "ig_fitted_loop"}   # -> its search
+MIXTURE_K, ABSTAIN_BELOW, MIN_WEIGHT = 5, 0.9, 1e-3      # fixed before any mixture row
 CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          *("ig" + end for end in STUDENTS))
+                          *("ig" + end for end in STUDENTS), "ig_mixture")
 FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
 LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop",
-                *("ig_fitted_loop" + end for end in STUDENTS))
+                *("ig_fitted_loop" + end for end in STUDENTS), "ig_fitted_loop_mixture")
 OPEN_METHODS = ("zero_shot", "likelihood_only", "ig", "human_mean", "human_best")
 GENERIC = "Read the input and give the answer."
 
@@ -202,14 +211,55 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
                fitted: Path | None = None, loop: bool = False) -> tuple[dict, Path]:
     import igtext
     out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args, loop))
-    if (out / "config.json").exists():          # a cut run of the same settings: continue it
-        res = igtext.resume(out, model=lm, cache_dir=work / "cache")
+    if (out / "result.json").exists():          # finished: its result (and search time)
+        res = json.loads((out / "result.json").read_text())
+        extra = {"wall_s": res["wall_s"]}
     else:
-        res = igtext.search(task, config=search_config(args, seed, prior_weight, fitted, loop),
-                            model=lm, out_dir=out, cache_dir=work / "cache")
-    return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
-            "lm_calls": res.extra["lm_calls"], "lm_tokens": res.extra["lm_tokens"],
-            "z_star": res.best.hypothesis.text}, out
+        if (out / "config.json").exists():      # a cut run of the same settings: continue it
+            done = igtext.resume(out, model=lm, cache_dir=work / "cache")
+        else:
+            done = igtext.search(task, config=search_config(args, seed, prior_weight, fitted,
+                                                            loop),
+                                 model=lm, out_dir=out, cache_dir=work / "cache")
+        res, extra = done.extra, {}
+    row = {"acc_D": res["train_accuracy"], "acc_Dprime": res["test_accuracy"],
+           "lm_calls": res["lm_calls"], "lm_tokens": res["lm_tokens"],
+           "z_star": res["best"]["text"], **extra}
+    return row | (unjudged_accuracy(out, lm, work) if loop else {}), out
+
+
+def unjudged_accuracy(run_dir: Path, lm, work: Path) -> dict:
+    """z*'s accuracy on the inputs of D' no one labelled during the run: a step-3 loop asks
+    the simulated person to label inputs of D and D' (under the z's of the moment, never with
+    the gold label), and refits M_L on them, so D' accuracy overall is partly transductive."""
+    from igtext.distil import judged_inputs
+    from igtext.label import finished_run
+    run = finished_run(run_dir, "test", lm, work / "cache")
+    judged = judged_inputs(run_dir)
+    fresh = [e for e in run.examples if e.input not in judged]
+    pred = [j.predicted(run.config.likelihood.calibrate)
+            for j in run.likelihood.judge(run.z_star, fresh)]
+    return {"acc_Dprime_unjudged": accuracy(pred, [e.label for e in fresh]) if fresh else None,
+            "n_unjudged": len(fresh)}
+
+
+def run_mixture(run_dir: Path, lm, work: Path) -> dict:
+    """D' labelled by the posterior over the search's top MIXTURE_K z's (`igtext label
+    --mixture`; z's under MIN_WEIGHT of the weight left out): accuracy of the posterior
+    predictive on all of D', and, abstaining where less than ABSTAIN_BELOW of the weight
+    agrees, its coverage and accuracy."""
+    from igtext.label import label_mixture
+    out = run_dir / "mixture-test.jsonl"
+    rep = label_mixture(run_dir, "test", out, MIXTURE_K, ABSTAIN_BELOW, lm, work / "cache",
+                        min_weight=MIN_WEIGHT)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    return {"acc_D": None,
+            "acc_Dprime": accuracy([max(x["probs"], key=x["probs"].get) for x in lines],
+                                   [x["gold"] for x in lines]),
+            "coverage": rep["coverage"], "acc_answered": rep["accuracy_answered"],
+            "flagged": rep["flagged"] / rep["n"], "weights": rep["weights"],
+            "entropy": rep["entropy"], "lm_calls": rep["lm_calls"] - rep["lm_calls_cached"],
+            "lm_tokens": None}
 
 
 def run_distil(run_dir: Path, lm, work: Path, student: str, seed: int, args) -> dict:
@@ -217,14 +267,19 @@ def run_distil(run_dir: Path, lm, work: Path, student: str, seed: int, args) -> 
 
     from igtext.distil import distil
     from igtext.training.classifier import SETTINGS
-    rep = distil(run_dir, run_dir / f"m_l_test-{student}", model=lm, cache_dir=work / "cache",
-                 student=student, lora_settings=replace(SETTINGS, epochs=args.clf_epochs,
-                                                        seed=seed))
+    rep = distil(run_dir, run_dir / f"m_l_test-{student}", seed=seed, model=lm,
+                 cache_dir=work / "cache", student=student,
+                 lora_settings=replace(SETTINGS, epochs=args.clf_epochs, seed=seed))
+    judged = rep.get("heldout_unjudged", rep["heldout"]) < rep["heldout"]
     return {"acc_D": None, "acc_Dprime": rep.get("student_accuracy_gold"),
-            "z_star_acc_on_same": rep.get("z_star_accuracy_gold"),
+            "z_star_acc_on_same": rep.get("M_L_accuracy_gold"),
+            "teacher_acc_on_same": rep.get("teacher_accuracy_gold"), "teacher": rep["teacher"],
             "note": f"on the held-out {rep['heldout']} of D'", "lm_calls": 0, "lm_tokens": 0,
             "agreement_with_z_star": rep["agreement_with_z_star"],
-            "speedup_vs_M_L": rep["speedup"], "fit_s": rep["fit_s"]}
+            "speedup_vs_M_L": rep["speedup"], "fit_s": rep["fit_s"]} | ({
+                "acc_Dprime_unjudged": rep.get("student_accuracy_gold_unjudged"),
+                "z_star_acc_unjudged": rep.get("M_L_accuracy_gold_unjudged"),
+                "n_unjudged": rep.get("heldout_unjudged")} if judged else {})
 
 
 def execution(name: str, z: str, task, lik) -> float:
@@ -264,6 +319,28 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
     return rows
 
 
+#: Figures some rows have besides accuracy, shown in brackets after accuracy on D'.
+EXTRA = {"z_star_acc_on_same": "z*: {}", "teacher_acc_on_same": "teacher: {}",
+         "acc_Dprime_unjudged": "never labelled by the person: {}",
+         "z_star_acc_unjudged": "z* there: {}", "n_unjudged": "n = {}",
+         "coverage": "at agreement ≥ " + str(ABSTAIN_BELOW) + ": coverage {}",
+         "acc_answered": "accuracy {}", "flagged": "flagged {}"}
+
+
+def brackets(cell: dict) -> str:
+    """The EXTRA figures of a table cell, as ' (a; b; ...)'; a teacher equal to z* (no
+    judgments used) is not repeated."""
+    parts = []
+    for key, fmt in EXTRA.items():
+        v = cell.get(key)
+        if v is None or (key == "teacher_acc_on_same" and v["mean"] == cell.get(
+                "z_star_acc_on_same", {}).get("mean")):
+            continue
+        parts.append(fmt.format(f"{v['mean']:.0f}" if key == "n_unjudged" else
+                                f"{v['mean']:.3f}"))
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def summarise(rows: list[dict]) -> dict:
     order: dict[str, int] = {}
     for m in CLASSIFICATION_METHODS + FITTED_METHODS + LOOP_METHODS + OPEN_METHODS:
@@ -276,8 +353,7 @@ def summarise(rows: list[dict]) -> dict:
         summary[bench] = {}
         for method, rs in methods.items():
             cell = {}
-            for key in ("acc_D", "acc_Dprime", "z_star_acc_on_same", "lm_calls", "lm_tokens",
-                        "wall_s"):
+            for key in ("acc_D", "acc_Dprime", *EXTRA, "lm_calls", "lm_tokens", "wall_s"):
                 vals = [r[key] for r in rs if r.get(key) is not None]
                 if vals:
                     cell[key] = {"mean": statistics.mean(vals),
@@ -311,10 +387,8 @@ def markdown(res: dict) -> str:
         return "–" if v is None else f"{v['mean']:.{digits}f} ± {v['spread']:.{digits}f}"
     for bench, methods in res["summary"].items():
         for method, cell in methods.items():
-            teacher = (f" (z*: {cell['z_star_acc_on_same']['mean']:.3f})"
-                       if "z_star_acc_on_same" in cell else "")
             lines.append(f"| {bench} | {method} | {len(cell.get('seeds', ()))} "
-                         f"| {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')}{teacher} "
+                         f"| {fmt(cell, 'acc_D')} | {fmt(cell, 'acc_Dprime')}{brackets(cell)} "
                          f"| {fmt(cell, 'lm_calls', 0)} | {fmt(cell, 'lm_tokens', 0)} "
                          f"| {fmt(cell, 'wall_s', 1)} |")
         name = bench.split(":", 1)[1] if bench.startswith("ii:") else None
@@ -325,11 +399,18 @@ def markdown(res: dict) -> str:
     lines += ["", "Mean ± spread (population std) over the seeds in the seeds column (a row "
               "with fewer seeds than the run's is a run not yet finished). For ii:* rows, "
               "accuracy on D' is execution accuracy on the execute split with APE's metric; "
-              "ig_distil* rows are scored on the part of D' they were not fitted on, with z*'s own "
-              "accuracy on that part in brackets (ig_distil: "
+              "ig_distil* rows are scored on the part of D' they were not fitted on, with z*'s "
+              "own accuracy on that part in brackets (M_L(·|x', z*) alone; and the teacher's, "
+              "where people's labels under z* replaced M_L's on some inputs); ig_distil: "
               "logistic regression on frozen LM features; ig_distil_lora: the LoRA classifier; "
-              "ig_distil_tfidf: logistic regression on TF-IDF features, no LM); their "
-              "speedup over M_L with z* is in the JSON rows."]
+              "ig_distil_tfidf: logistic regression on TF-IDF features, no LM; labelling with "
+              "them takes no LM call (the teacher's labels reuse the search's evaluation of "
+              "D'), and their "
+              "speedup over M_L with z* is in the JSON rows. *_mixture rows label D' by the "
+              f"posterior over the search's top {MIXTURE_K} z's (weights exp(objective), "
+              f"those under {MIN_WEIGHT} left out; igtext label --mixture): accuracy of the posterior predictive on all of D', then "
+              f"in brackets the share of D' where at least {ABSTAIN_BELOW} of the weight agrees "
+              "(coverage), the accuracy there, and the share where some z disagrees (flagged)."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
@@ -344,8 +425,11 @@ def markdown(res: dict) -> str:
                   "compares the current top z's and labels inputs of D and D' under them, and "
                   "the prior and M_L are refit on them, continuing from the fitted adapters. "
                   "Refits are CPU time the LM-call cap does not count. ig_fitted_loop_distil* "
-                  "rows distil that arm's z* like ig_distil*, with the M_L the loop ended "
-                  "with as the teacher."]
+                  "rows distil that arm's z* like ig_distil*; their teacher is the M_L the loop "
+                  "ended with, and the person's labels under z* where the loop asked for them. "
+                  "The person labelled inputs of D', so these rows also give accuracy on the "
+                  "inputs of D' never labelled by the person during the run (n of them), and "
+                  "z*'s there."]
     lines.append("")
     return "\n".join(lines)
 
@@ -527,12 +611,16 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                     student, arm = DISTILLED[method]
                     r = run_distil(search_dir(work, task, seed, 1.0, judged.get(arm)), base,
                                    work, student, seed, args)
+                elif method in MIXTURE:
+                    arm = MIXTURE[method]
+                    r = run_mixture(search_dir(work, task, seed, 1.0, judged.get(arm)), base,
+                                    work)
                 elif method in judged:
                     r, _ = run_search(task, seed, args, 1.0 if method.startswith("ig") else 0.0,
                                       work, base, fitted, method in LOOP_METHODS)
                 else:
                     raise AssertionError(method)
-                keep(bench, method, seed, {**r, "wall_s": done()})
+                keep(bench, method, seed, {"wall_s": done(), **r})   # a reused search: its own
     log.close()
 
 

@@ -107,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="label by the posterior over the top K z's instead of z* alone")
     lb.add_argument("--abstain-below", type=float, default=0.0, metavar="A",
                     help="with --mixture: abstain where the z's agreeing carry less weight")
+    lb.add_argument("--min-weight", type=float, default=0.0, metavar="W",
+                    help="with --mixture: leave out z's with less posterior weight (fewer calls)")
 
     ds = sub.add_parser("distil", help="step 4: distil M_L_test from z*'s labels of D'")
     ds.add_argument("rundir")
@@ -265,13 +267,15 @@ def _cmd_label(a) -> None:
     from igtext.errors import InputError
     from igtext.label import label_mixture, label_split
     from igtext.run import read_run_dir
-    if a.mixture < 0 or not 0 <= a.abstain_below <= 1:
-        raise InputError("--mixture must be >= 0 and --abstain-below in [0, 1]", field="mixture")
+    if a.mixture < 0 or not 0 <= a.abstain_below <= 1 or not 0 <= a.min_weight < 1:
+        raise InputError("--mixture must be >= 0, --abstain-below in [0, 1] and --min-weight "
+                         "in [0, 1)", field="mixture")
     _, _, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
     if a.mixture:
         print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture, a.abstain_below,
-                                       model=_load(cfg), cache_dir=a.cache_dir)))
+                                       model=_load(cfg), cache_dir=a.cache_dir,
+                                       min_weight=a.min_weight)))
     else:
         print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
                                      cache_dir=a.cache_dir)))
@@ -281,8 +285,6 @@ def _cmd_distil(a) -> None:
     from igtext.distil import distil
     from igtext.errors import InputError
     from igtext.run import read_run_dir
-    if not 0 < a.heldout < 1:
-        raise InputError("must be between 0 and 1", field="heldout")
     _, _, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
     if a.epochs < 1:

@@ -126,33 +126,46 @@ def fit_tfidf_student(texts: Sequence[str], soft: Sequence[Sequence[float]],
                         _soft_logreg(vec.transform(list(texts)), soft, len(labels), c))
 
 
+def judged_inputs(run_dir, z: str | None = None) -> dict[str, list[dict[str, float]]]:
+    """Inputs with label judgments in the run's store (people's or a proxy's, collected by a
+    step-3 loop or `igtext judge`), each with its answers as distributions over the labels
+    (an answer alone counts as certain); `z`: only judgments under that z."""
+    from igtext.judgments.store import JudgmentStore
+    path = Path(run_dir) / "judgments.sqlite"
+    out: dict[str, list[dict[str, float]]] = {}
+    if path.exists():
+        for j in JudgmentStore(path).labels():
+            if z is None or j.z == z:
+                d = j.distribution or ({j.answer: 1.0} if j.answer else {})
+                out.setdefault(j.x, []).append(dict(d))
+    return out
+
+
 def teacher(run_dir, examples, z: str, lik, calibrated: bool) -> tuple[list[list[float]], dict]:
     """Soft labels under z* for `examples`: stored judgments under z* where there are any
     for an input (their mean distribution), else M_L(.|x, z*)."""
-    from igtext.judgments.store import JudgmentStore
     labels = list(lik.labels)
-    stored: dict[str, list[dict]] = {}
-    path = Path(run_dir) / "judgments.sqlite"
-    if path.exists():
-        for j in JudgmentStore(path).labels():
-            if j.z == z:
-                d = j.distribution or ({j.answer: 1.0} if j.answer in labels else None)
-                if d:
-                    stored.setdefault(j.x, []).append(d)
+    def on_labels(d):
+        return sum(d.get(y, 0.0) for y in labels) > 0
+    every = judged_inputs(run_dir, z)
+    stored = {x: ds for x, ds in every.items() if any(on_labels(d) for d in ds)}
     need = [e for e in examples if e.input not in stored]
     judged = dict(zip([e.id for e in need], lik.judge(z, need))) if need else {}
     out = []
     for e in examples:
         if e.input in stored:
-            ds = stored[e.input]
-            row = [sum(d.get(y, 0.0) for d in ds) / len(ds) for y in labels]
+            ds = [d for d in stored[e.input] if on_labels(d)]
+            row = [sum(d.get(y, 0.0) / sum(d.get(v, 0.0) for v in labels) for d in ds)
+                   / len(ds) for y in labels]
         else:
             j = judged[e.id]
             dist = j.calibrated if calibrated else j.raw
             row = [math.exp(dist[y]) for y in labels]
         total = sum(row)
         out.append([v / total for v in row])
-    return out, {"from_judgments": len(examples) - len(need), "from_M_L": len(need)}
+    off = sum(not on_labels(d) for ds in every.values() for d in ds)
+    return out, {"from_judgments": len(examples) - len(need), "from_M_L": len(need),
+                 "judgments_off_the_labels": off}
 
 
 def fit_lora_student(examples, soft, labels, base_dir: str, settings=None, progress=False):
@@ -171,6 +184,9 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
 
     from igtext.label import finished_run
     from igtext.lm.registry import base_model_dir
+    if not 0 < heldout < 1:
+        raise InputError(f"the held-out share must be between 0 and 1, not {heldout}",
+                         field="heldout")
     run = finished_run(run_dir, "test", model, cache_dir)
     task, cfg, result, examples, lik = (run.task, run.config, run.result, run.examples,
                                         run.likelihood)
@@ -210,15 +226,16 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     t0 = time.perf_counter()
     from igtext.likelihood import Likelihood
     fresh = Likelihood(run.backend, lik.template, task.labels, lik.content_free)   # no cache
-    fresh.judge(z, [examples[i] for i in held])
+    alone = fresh.judge(z, [examples[i] for i in held])
     teacher_s = time.perf_counter() - t0
     labels = list(task.labels)
     pred = [max(p, key=p.get) for p in probs]
     teach = [labels[int(np.argmax(soft[i]))] for i in held]
-    gold = [examples[i].label for i in held]
+    m_l = [j.predicted(cfg.likelihood.calibrate) for j in alone]
     report = {"run": str(run_dir), "z_star": result["best"]["id"], "teacher": source,
               "student": student, "fit_s": round(fit_s, 1),
               "train": len(train), "heldout": len(held),
+              "heldout_ids": [examples[i].id for i in held],
               "agreement_with_z_star": sum(p == t for p, t in zip(pred, teach)) / len(held),
               "teacher_soft_log_loss": -sum(
                   sum(q * math.log(max(p[y], 1e-12)) for q, y in zip(soft[i], labels))
@@ -226,9 +243,10 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
               "student_examples_per_s": len(held) / student_s,
               "M_L_with_z_star_examples_per_s": len(held) / teacher_s,
               "speedup": teacher_s / student_s}
-    if all(g is not None for g in gold):
-        report["student_accuracy_gold"] = sum(p == g for p, g in zip(pred, gold)) / len(held)
-        report["z_star_accuracy_gold"] = sum(t == g for t, g in zip(teach, gold)) / len(held)
+    if all(examples[i].label is not None for i in held):
+        report |= gold_accuracies(
+            {"student": pred, "teacher": teach, "M_L": m_l}, [examples[i] for i in held],
+            set(judged_inputs(run_dir)))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if student in ("logreg", "tfidf"):
@@ -242,6 +260,21 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
                                         "labels": labels, "data_sha256": data_hash(records),
                                         "report": report}, indent=2))
     return report
+
+
+def gold_accuracies(predictions: dict[str, Sequence[str]], examples: Sequence,
+                    judged: set[str]) -> dict:
+    """`NAME_accuracy_gold` for each list of predictions, and `NAME_accuracy_gold_unjudged`
+    on the examples whose input no one judged during the run (a step-3 loop has people label
+    inputs of D', the held-out part included; there the teacher's labels are theirs)."""
+    fresh = [n for n, e in enumerate(examples) if e.input not in judged]
+    out: dict = {"heldout_unjudged": len(fresh)}
+    for name, pred in predictions.items():
+        out[f"{name}_accuracy_gold"] = (sum(p == e.label for p, e in zip(pred, examples))
+                                        / len(examples))
+        out[f"{name}_accuracy_gold_unjudged"] = (
+            sum(pred[n] == examples[n].label for n in fresh) / len(fresh) if fresh else None)
+    return out
 
 
 def load_student(path: str | os.PathLike):

@@ -100,10 +100,12 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
 
 def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike, k: int,
                   abstain_below: float = 0.0, model: LanguageModel | None = None,
-                  cache_dir: str | os.PathLike | None = None) -> dict:
-    """Label a split by the posterior over the run's top `k` z's (weights exp(objective));
+                  cache_dir: str | os.PathLike | None = None, min_weight: float = 0.0) -> dict:
+    """Label a split by the posterior over the run's top `k` z's (weights exp(objective),
+    scored under the models the run ended with: a step-3 refresh makes older scores stale);
     each line has the mixture's probabilities, its label (null where the z's agree less
-    than `abstain_below`), the agreement and whether the z's disagree."""
+    than `abstain_below`), the agreement and whether the z's disagree. z's with less than
+    `min_weight` of the posterior are left out (fewer LM calls; see `Posterior`)."""
     from igtext.posterior import Posterior, coverage_accuracy
     from igtext.runview import load_run
     run = finished_run(run_dir, split, model, cache_dir)
@@ -112,7 +114,8 @@ def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike
         raise RunDirError("a mixture of z's needs a classification task (a label set)",
                           field="mixture")
     post = Posterior.from_objectives([(d.id, d.text, d.objective)
-                                      for d in load_run(run_dir).ranked()], k)
+                                      for d in load_run(run_dir).ranked(current=True)], k,
+                                     min_weight=min_weight)
     preds = post.predict(lik, examples, cfg.likelihood.calibrate, abstain_below)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:

@@ -25,17 +25,21 @@ class Posterior:
 
     @classmethod
     def from_objectives(cls, items: Sequence[tuple[str, str, float]], k: int | None = None,
-                        temperature: float = 1.0) -> "Posterior":
+                        temperature: float = 1.0, min_weight: float = 0.0) -> "Posterior":
         """From (id, text, objective): the top `k` (all if None), weighted by
-        exp(objective / temperature), normalised."""
+        exp(objective / temperature), normalised; z's whose weight is below `min_weight` are
+        then left out (each moves the mixture's probabilities by less than its weight) and
+        the rest normalised again."""
         if not items:
             raise ValueError("no hypotheses to weight")
         ranked = sorted(items, key=lambda t: (-t[2], t[0]))[:k or None]
         top = ranked[0][2]
         raw = [math.exp((o - top) / temperature) for _, _, o in ranked]
         total = sum(raw)
-        return cls(tuple(t for _, t, _ in ranked), tuple(i for i, _, _ in ranked),
-                   tuple(r / total for r in raw))
+        kept = [(t, r / total) for t, r in zip(ranked, raw) if r / total >= min_weight]
+        norm = sum(w for _, w in kept)
+        return cls(tuple(t for (_, t, _), _ in kept), tuple(i for (i, _, _), _ in kept),
+                   tuple(w / norm for _, w in kept))
 
     @classmethod
     def from_scored(cls, scored: Sequence[Scored], k: int | None = None,

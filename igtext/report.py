@@ -67,7 +67,7 @@ def _delta(x, y):
 def context(view: RunView, top: int = 8) -> dict:
     """Everything the template shows, computed from the run directory."""
     best = view.best()
-    ranked = view.ranked()
+    ranked = view.ranked(current=True)     # objectives of one model (after any step-3 refit)
     heat = ranked[:top]
     if best and best not in heat:
         heat = [best] + heat[: top - 1]
@@ -75,7 +75,7 @@ def context(view: RunView, top: int = 8) -> dict:
     return {
         "view": view, "start": view.start, "result": view.result, "best": best,
         "warnings": list(view.warnings), "generations": view.generations,
-        "ranked": ranked[:top], "n_drafts": len(view.drafts), "n_scored": len(ranked),
+        "ranked": ranked[:top], "n_drafts": len(view.drafts), "n_scored": len(view.ranked()),
         "trajectory": plots.trajectory(view.generations),
         "population": plots.population(list(view.drafts.values()), best.id if best else None),
         "lineage": view.lineage(best.id) if best else None,

@@ -36,6 +36,8 @@ class Draft:
     n_scored: int = 0                  # examples the score is over (beam: a minibatch first)
     example_loglik: Mapping[str, float] = field(default_factory=dict)
     wrong: tuple[str, ...] = ()
+    current: bool = True               # scored under the models the run has now (a step-3
+                                       # refresh leaves earlier scores under older models)
 
     @property
     def scored(self) -> bool:
@@ -97,9 +99,10 @@ class RunView:
     def refreshes(self) -> list[dict]:
         return [e for e in self.events if e.get("event") == "refresh"]
 
-    def ranked(self) -> list[Draft]:
-        """Fully scored drafts, best objective first."""
-        done = [d for d in self.drafts.values() if d.complete]
+    def ranked(self, current: bool = False) -> list[Draft]:
+        """Fully scored drafts, best objective first; `current`: only those scored under the
+        models the run ended with (after its last step-3 refresh), whose objectives compare."""
+        done = [d for d in self.drafts.values() if d.complete and (d.current or not current)]
         return sorted(done, key=lambda d: (-d.objective, d.id))
 
     def best(self) -> Draft | None:
@@ -180,11 +183,13 @@ def _drafts(events: list[dict], checkpoint: dict | None) -> dict[str, Draft]:
             if e.get("event") == "propose":
                 made.setdefault(e["id"], e)
     latest: dict[str, dict] = {}
-    for e in events:
+    at: dict[str, int] = {}
+    for n, e in enumerate(events):
         if e.get("event") == "score" and e.get("id"):
             prev = latest.get(e["id"])
             if prev is None or e.get("complete") or not prev.get("complete"):
-                latest[e["id"]] = e
+                latest[e["id"]], at[e["id"]] = e, n
+    current = _current(events, at)
     saved = (checkpoint or {}).get("state", {}).get("scored", {})
     out = {}
     for i, gen in first_gen.items():
@@ -203,8 +208,20 @@ def _drafts(events: list[dict], checkpoint: dict | None) -> dict[str, Draft]:
                        objective=s.get("objective"), accuracy=s.get("accuracy"),
                        complete=bool(s.get("complete")), n_scored=s.get("n_scored") or 0,
                        example_loglik=per,
-                       wrong=tuple(wrong))
+                       wrong=tuple(wrong), current=i in current)
     return out
+
+
+def _current(events: list[dict], at: Mapping[str, int]) -> set[str]:
+    """Ids whose latest score is under the run's latest models: all without a refresh; else
+    those scored after the last refresh event, and the population it rescored (scored
+    between the last selection and that event)."""
+    last = max((n for n, e in enumerate(events) if e.get("event") == "refresh"), default=None)
+    if last is None:
+        return set(at)
+    select = max((n for n, e in enumerate(events[:last]) if e.get("event") == "select"),
+                 default=-1)
+    return {i for i, n in at.items() if n > select}
 
 
 def _generations(events: list[dict]) -> list[GenerationStat]:

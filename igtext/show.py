@@ -87,11 +87,12 @@ def show_view(view: RunView, top: int = 5) -> Group:
         r = view.result
         parts.append(Text(f"accuracy ({r.get('accuracy_mode')}): D {_f(r.get('train_accuracy'), '.3f')}"
                           f", D' {_f(r.get('test_accuracy'), '.3f')}"))
-    t = Table(title=f"top {top} hypotheses")
+    t = Table(title=f"top {top} hypotheses" + (" (scored under the last refit models)"
+                                              if view.refreshes else ""))
     for col in ("id", "gen", "op", "objective", "prior", "loglik", "acc"):
         t.add_column(col, no_wrap=True)
     t.add_column("text", min_width=20)
-    for d in view.ranked()[:top]:
+    for d in view.ranked(current=True)[:top]:
         t.add_row(d.id, str(d.generation), d.operator, _f(d.objective), _f(d.prior),
                   _f(d.loglik), _f(d.accuracy), Text(_short(d.text, 80)))
     parts.append(t)

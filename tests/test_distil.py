@@ -30,9 +30,18 @@ def test_distil_from_z_star_labels(finished_run, tmp_path, capsys):
                  "--cache-dir", str(tmp_path / "c")]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["train"] + rep["heldout"] == len(task.test) and rep["heldout"] == 6
-    assert rep["teacher"] == {"from_judgments": 0, "from_M_L": len(task.test)}
-    for key in ("agreement_with_z_star", "student_accuracy_gold", "z_star_accuracy_gold"):
-        assert 0 <= rep[key] <= 1
+    assert rep["teacher"] == {"from_judgments": 0, "from_M_L": len(task.test),
+                              "judgments_off_the_labels": 0}
+    # the figures are on the held-out part only, recomputed here from the saved student
+    held = [e for e in task.test if e.id in set(rep["heldout_ids"])]
+    assert len(held) == len(set(rep["heldout_ids"])) == rep["heldout"] == 6
+    pred = [max(p, key=p.get) for p in load_student(out).predict_proba([e.input for e in held])]
+    assert rep["student_accuracy_gold"] == pytest.approx(
+        sum(p == e.label for p, e in zip(pred, held)) / 6)
+    # no judgments: the teacher is M_L alone, and every held-out input is unjudged
+    assert rep["teacher_accuracy_gold"] == rep["M_L_accuracy_gold"]
+    assert rep["heldout_unjudged"] == 6
+    assert rep["student_accuracy_gold_unjudged"] == rep["student_accuracy_gold"]
     assert rep["student_examples_per_s"] > 0 and rep["M_L_with_z_star_examples_per_s"] > 0
     meta = json.loads((out / "igtext_distilled.json").read_text())
     assert meta["labels"] == list(task.labels) and len(meta["data_sha256"]) == 64
@@ -112,10 +121,22 @@ def test_distil_uses_stored_judgments_under_z_star(finished_run, tmp_path, capsy
     run, task = finished_run
     z = json.loads((run / "result.json").read_text())["best"]["text"]
     JudgmentStore(run / "judgments.sqlite").add(
-        [LabelJudgment(z, e.input, e.label, None, "p1", "person") for e in task.test[:5]])
-    assert main(["distil", str(run), "--out", str(tmp_path / "s"),
+        [LabelJudgment(z, e.input, e.label, None, "p1", "person") for e in task.test[:5]]
+        + [LabelJudgment(z, task.test[5].input, "not a label", None, "p1", "person")])
+    assert main(["distil", str(run), "--out", str(tmp_path / "s"), "--heldout", "0.5",
                  "--cache-dir", str(tmp_path / "c")]) == 0
-    assert json.loads(capsys.readouterr().out)["teacher"]["from_judgments"] == 5
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["teacher"] == {"from_judgments": 5, "from_M_L": len(task.test) - 5,
+                              "judgments_off_the_labels": 1}
+    # the person's labels (gold here) are the teacher's on the inputs they judged; on the
+    # rest the teacher is M_L, so the two agree on the unjudged held-out inputs
+    held = [e for e in task.test if e.id in set(rep["heldout_ids"])]
+    judged = {e.input for e in task.test[:6]}
+    assert rep["heldout_unjudged"] == sum(e.input not in judged for e in held)
+    assert rep["teacher_accuracy_gold_unjudged"] == rep["M_L_accuracy_gold_unjudged"]
+    n_person = sum(e.input in judged and e is not task.test[5] for e in held)
+    assert rep["teacher_accuracy_gold"] * 12 >= n_person + (
+        rep["M_L_accuracy_gold_unjudged"] or 0) * rep["heldout_unjudged"] - 1e-9
 
 
 def test_distil_bad_input(finished_run, tmp_path, capsys):

@@ -242,6 +242,26 @@ def test_generation_rows_keep_the_scores_of_their_time(tmp_path):
         assert g.objective == pytest.approx(g.prior + g.loglik, abs=1e-6)
 
 
+def test_after_a_refresh_only_rescored_drafts_are_ranked_as_current(tmp_path):
+    """A step-3 refresh rescores the population under refitted models; drafts left out keep
+    scores of the old models, which the posterior mixture and `show` must not compare."""
+    run = _copy(tmp_path)
+    view = load_run(run)
+    stale, kept = view.ranked()[:2]
+    g = view.generations[-1].generation + 1
+    rescored = {"event": "score", "generation": g, "id": kept.id, "text": kept.text,
+                "parents": [], "operator": "given", "prior": -40.0, "loglik": -10.0,
+                "objective": -50.0, "complete": True, "n_scored": kept.n_scored}
+    _append(run, {"event": "select", "generation": g, "best": kept.id,
+                  "best_objective": kept.objective, "population": [kept.id]},
+            rescored, {"event": "refresh", "generation": g})
+    view = load_run(run)
+    assert view.ranked()[0].id == stale.id            # its old, higher score is still logged
+    assert [d.id for d in view.ranked(current=True)] == [kept.id]
+    assert view.drafts[kept.id].objective == -50.0 and not view.drafts[stale.id].current
+    assert "top 5 hypotheses (scored under the last refit models)" in _text(show_view(view))
+
+
 def test_lineage_shows_a_shared_ancestor_once(tmp_path):
     run = _copy(tmp_path)
     view = load_run(run)

@@ -12,11 +12,11 @@ from conftest import SHARED
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(not (SHARED / "data" / "instruction_induction").is_dir(),
-                    reason="Instruction Induction data not in ../shared/data")
 def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
+    has_ii = (SHARED / "data" / "instruction_induction").is_dir()   # else husky alone
     cmd = [sys.executable, str(ROOT / "eval" / "ood.py"), "--quick", "--model",
-           f"hf:{tiny_dir}", "--benchmarks", "husky,ii:antonyms", "--calls", "600",
+           f"hf:{tiny_dir}", "--benchmarks", "husky,ii:antonyms" if has_ii else "husky",
+           "--calls", "600",
            "--population", "2", "--search-examples", "4", "--clf-epochs", "1",
            "--out-dir", str(tmp_path), "--work", str(tmp_path / "work")]
     env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
@@ -26,17 +26,31 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     res = json.loads((tmp_path / "ood-quick.json").read_text())
     husky = res["summary"]["husky"]
     assert set(husky) == {"tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          "ig_distil", "ig_distil_lora", "ig_distil_tfidf"}
+                          "ig_distil", "ig_distil_lora", "ig_distil_tfidf", "ig_mixture"}
     assert husky["tfidf_lr"]["acc_Dprime"]["mean"] <= 0.15      # the shortcut breaks (chance 0.25)
     assert husky["ig"]["lm_calls"]["mean"] <= 600
-    assert set(res["summary"]["ii:antonyms"]) == {"zero_shot", "likelihood_only", "ig",
-                                                  "human_mean", "human_best"}
     table = (tmp_path / "ood-quick.md").read_text()
-    assert "| husky | ig |" in table and "APE, InstructGPT" in table
+    assert "| husky | ig |" in table
+    if has_ii:
+        assert set(res["summary"]["ii:antonyms"]) == {"zero_shot", "likelihood_only", "ig",
+                                                      "human_mean", "human_best"}
+        assert "APE, InstructGPT" in table
     rows = (tmp_path / "ood-quick.rows.jsonl").read_text().splitlines()
-    assert len(rows) == 8 + 5
+    assert len(rows) == 9 + 5 * has_ii
     tfidf = next(json.loads(r) for r in rows if json.loads(r)["method"] == "ig_distil_tfidf")
     assert tfidf["speedup_vs_M_L"] > 1                   # no LM: faster than M_L with z*
+    # the posterior over the IG run's top z's: z* weighs most, and the figures agree with
+    # the labelled file the mixture wrote
+    mixture = next(json.loads(r) for r in rows if json.loads(r)["method"] == "ig_mixture")
+    ig_row = next(json.loads(r) for r in rows if json.loads(r)["method"] == "ig")
+    weights = mixture["weights"]
+    assert sum(weights.values()) == pytest.approx(1) and len(weights) <= 5
+    lines = [json.loads(x) for x in (tmp_path / "work" / "husky-0-w1.0" /
+                                     "mixture-test.jsonl").read_text().splitlines()]
+    assert len(lines) == 48 and mixture["coverage"] == sum(
+        x["label"] is not None for x in lines) / 48
+    if len(weights) == 1:         # one z left: the mixture is z* alone
+        assert mixture["acc_Dprime"] == ig_row["acc_Dprime"] and mixture["flagged"] == 0
 
     # a cut run continues: drop the last husky rows and the IG run's result, run again
     kept = [r for r in rows if json.loads(r)["benchmark"] != "husky"
@@ -64,7 +78,7 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     assert (tmp_path / "ood-quick.rows.jsonl").read_text() == before
     table = (tmp_path / "ood-quick.md").read_text()
     assert "| husky | ig | 1 |" in table and "--report-only" not in table
-    assert "mean over the 1 tasks with every method" in table
+    assert ("mean over the 1 tasks with every method" in table) == has_ii
 
 
 def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
@@ -88,7 +102,8 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
            "--benchmarks", "husky", "--calls", "600", "--population", "2",
            "--search-examples", "4", "--clf-epochs", "1", "--out-dir", str(tmp_path),
            "--work", str(tmp_path / "work"), "--methods", "likelihood_only_fitted,ig_fitted,"
-           "likelihood_only_fitted_loop,ig_fitted_loop,ig_fitted_loop_distil_tfidf",
+           "likelihood_only_fitted_loop,ig_fitted_loop,ig_fitted_loop_distil_tfidf,"
+           "ig_fitted_loop_mixture",
            "--fitted-loop", "4,4",
            "--fitted-search-examples", "4",
            "--husky-judgments", str(tmp_path / "j")]
@@ -98,12 +113,23 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
     assert set(husky) == {"likelihood_only_fitted", "ig_fitted", "likelihood_only_fitted_loop",
-                          "ig_fitted_loop", "ig_fitted_loop_distil_tfidf"}     # --methods
+                          "ig_fitted_loop", "ig_fitted_loop_distil_tfidf",
+                          "ig_fitted_loop_mixture"}                           # --methods
     distilled = next(d for d in (tmp_path / "work").glob("husky-0-w1.0-fitted-*-l4"))
     meta = json.loads((distilled / "m_l_test-tfidf" / "igtext_distilled.json").read_text())
     assert meta["student"] == "tfidf"      # the loop arm's z* distilled, with its refit M_L
     assert meta["report"]["run"] == str(distilled)
-    for arm in set(husky) - {"ig_fitted_loop_distil_tfidf"}:
+    # the loop's person labelled some inputs of D': the loop rows also say how z* does on
+    # the rest, counted from the run's judgment store
+    from igtext.distil import judged_inputs
+    from igtext.tasks.husky import husky_task
+    test = husky_task(n_train=48, n_test=48, seed=0).test
+    labelled = judged_inputs(distilled)
+    rows = [json.loads(r) for r in (tmp_path / "ood-quick.rows.jsonl").read_text().splitlines()]
+    loop_row = next(r for r in rows if r["method"] == "ig_fitted_loop")
+    assert loop_row["n_unjudged"] == sum(e.input not in labelled for e in test)
+    assert 0 <= loop_row["acc_Dprime_unjudged"] <= 1
+    for arm in set(husky) - {"ig_fitted_loop_distil_tfidf", "ig_fitted_loop_mixture"}:
         assert husky[arm]["lm_calls"]["mean"] <= 600
         ig, loop = arm.startswith("ig"), arm.endswith("loop")
         run = next(d for d in (tmp_path / "work").glob(f"husky-0-w{1.0 if ig else 0.0}-fitted-*")

@@ -79,7 +79,8 @@ def test_top_k_mixture_flags_and_abstains(scored):
     for k in (1, 2, 4, len(RULES)):
         preds = Posterior.from_scored(hyps, k=k).predict(lik, D_PRIME)
         errors.append(max(abs(p.probs["A"] - exact[p.example_id]["A"]) for p in preds))
-    assert errors[-1] < 1e-9 and errors[0] > errors[-1]          # more z's: closer to exact
+    assert errors[-1] < 1e-9                       # every z: the exact posterior predictive
+    assert errors[0] > 0.05 and errors == sorted(errors, reverse=True)   # more z's: closer
     post = Posterior.from_scored(hyps, k=3)
     preds = post.predict(lik, D_PRIME, abstain_below=0.9)
     report = coverage_accuracy(preds, D_PRIME)
@@ -87,6 +88,20 @@ def test_top_k_mixture_flags_and_abstains(scored):
     assert all((p.label is None) == (p.agreement < 0.9) for p in preds)
     full = coverage_accuracy(post.predict(lik, D_PRIME), D_PRIME)
     assert full["coverage"] == 1 and full["accuracy_all"] == full["accuracy_answered"]
+
+
+def test_leaving_out_light_z_moves_the_mixture_by_less_than_their_weight(scored):
+    lik, hyps = scored
+    full = Posterior.from_scored(hyps)
+    pruned = Posterior.from_objectives([(s.id, s.hypothesis.text, s.objective) for s in hyps],
+                                       min_weight=0.01)
+    dropped = [w for w in full.weights if w < 0.01]
+    assert len(dropped) == 2 and len(pruned.texts) == len(full.texts) - 2
+    assert sum(pruned.weights) == pytest.approx(1)
+    assert pruned.weights[0] == pytest.approx(full.weights[0] / (1 - sum(dropped)))
+    exact = {p.example_id: p.probs for p in full.predict(lik, D_PRIME)}
+    for p in pruned.predict(lik, D_PRIME):
+        assert abs(p.probs["A"] - exact[p.example_id]["A"]) <= 2 * sum(dropped)
 
 
 def test_mix_by_hand():
