@@ -12,14 +12,13 @@ list, or the one column named after the task's files, such as `admission_depth_2
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
 
 from igtext.data import Example, Task
 from igtext.errors import InputError
-from igtext.tasks.datadir import data_dir
+from igtext.tasks.datadir import data_dir, read_json
 
 # name -> (folder, train file, IND test file, OOD file (folder-relative to real_datasets))
 REAL = {
@@ -46,12 +45,7 @@ def synthetic_tasks(root: str | os.PathLike | None = None) -> dict[str, Path]:
 
 
 def _load(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file (is the HypoBench copy complete?)", file=str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", file=str(path), line=e.lineno) from None
+    data = read_json(path, "no such file (is the HypoBench copy complete?)")
     stem = path.name.rsplit("_", 1)[0]          # admission_train.json -> admission
     if isinstance(data, dict) and "label" not in data:  # synthetic: the label column is named
         others = [k for k, v in data.items()            # after the task (admission_depth_2)
@@ -108,7 +102,7 @@ def task_names(root: str | os.PathLike | None = None) -> list[str]:
 def known_hypotheses(name: str, root: str | os.PathLike | None = None) -> list[str]:
     """Hypotheses from the literature (real tasks) or the ground truth (synthetic)."""
     folder = _folder(name, root)
-    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    meta = read_json(folder / "metadata.json")
     got = meta.get("ground_truth_hypotheses") or meta.get("known_hypotheses") or []
     if isinstance(got, str):
         import ast
@@ -139,11 +133,7 @@ def hypobench_task(name: str, root: str | os.PathLike | None = None, shift: str 
     if shift not in ("ood", "ind"):
         raise InputError(f"unknown shift {shift!r} (ood or ind)", field="shift")
     folder = _folder(name, root)
-    meta_path = folder / "metadata.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError) as e:
-        raise InputError(f"unreadable metadata ({e})", file=str(meta_path)) from None
+    meta = read_json(folder / "metadata.json")
     features = meta.get("features") or {}
     if name in REAL:
         _, train_f, ind_f, ood_f = REAL[name]

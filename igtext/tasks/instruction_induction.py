@@ -10,7 +10,6 @@ does the metric (`score`).
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from igtext.data import Example, Task
 from igtext.errors import InputError
-from igtext.tasks.datadir import data_dir
+from igtext.tasks.datadir import data_dir, read_json
 
 F1_TASKS = {"common_concept", "informal_to_formal"}
 SET_TASKS = {"orthography_starts_with", "taxonomy_animal"}
@@ -45,15 +44,6 @@ def _data(root: str | os.PathLike | None) -> Path:
     return data
 
 
-def _load(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON: {e.msg}", file=str(path), line=e.lineno) from None
-
-
 def task_names(root: str | os.PathLike | None = None) -> list[str]:
     return sorted(p.stem for p in (_data(root) / "annotations").glob("*.json"))
 
@@ -61,7 +51,7 @@ def task_names(root: str | os.PathLike | None = None) -> list[str]:
 def annotations(name: str, root: str | os.PathLike | None = None) -> list[str]:
     """The instructions people wrote for `name`."""
     path = _data(root) / "annotations" / f"{name}.json"
-    got = _load(path).get("annotations")
+    got = read_json(path).get("annotations")
     if not isinstance(got, list) or not all(isinstance(a, str) for a in got):
         raise InputError("expected a list of strings", file=str(path), field="annotations")
     return [a.strip() for a in got if a.strip()]
@@ -87,7 +77,7 @@ def examples(name: str, split: str = "induce", root: str | os.PathLike | None = 
     if split not in ("induce", "execute"):
         raise InputError(f"unknown split {split!r} (induce or execute)", field="split")
     path = _data(root) / "raw" / split / f"{name}.json"
-    raw = _load(path).get("examples")
+    raw = read_json(path).get("examples")
     if not isinstance(raw, dict):
         raise InputError("expected an object of examples", file=str(path), field="examples")
     rng = random.Random(f"{name}-{seed}")
