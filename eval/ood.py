@@ -320,25 +320,38 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
 
 
 #: Figures some rows have besides accuracy, shown in brackets after accuracy on D'.
-EXTRA = {"z_star_acc_on_same": "z*: {}", "teacher_acc_on_same": "teacher: {}",
-         "acc_Dprime_unjudged": "never labelled by the person: {}",
-         "z_star_acc_unjudged": "z* there: {}", "n_unjudged": "n = {}",
-         "coverage": "at agreement ≥ " + str(ABSTAIN_BELOW) + ": coverage {}",
-         "acc_answered": "accuracy {}", "flagged": "flagged {}"}
+EXTRA = ("z_star_acc_on_same", "teacher_acc_on_same", "acc_Dprime_unjudged",
+         "z_star_acc_unjudged", "n_unjudged", "coverage", "acc_answered", "flagged")
 
 
 def brackets(cell: dict) -> str:
-    """The EXTRA figures of a table cell, as ' (a; b; ...)'; a teacher equal to z* (no
-    judgments used) is not repeated."""
+    """The EXTRA figures of a table cell, as ' (...)' (a teacher equal to z*, when no
+    judgments replaced M_L's labels, is not repeated)."""
+    m = {k: cell[k]["mean"] for k in EXTRA if k in cell}
     parts = []
-    for key, fmt in EXTRA.items():
-        v = cell.get(key)
-        if v is None or (key == "teacher_acc_on_same" and v["mean"] == cell.get(
-                "z_star_acc_on_same", {}).get("mean")):
-            continue
-        parts.append(fmt.format(f"{v['mean']:.0f}" if key == "n_unjudged" else
-                                f"{v['mean']:.3f}"))
+    if "z_star_acc_on_same" in m:
+        same = f"z* {m['z_star_acc_on_same']:.3f}"
+        teacher = m.get("teacher_acc_on_same", m["z_star_acc_on_same"])
+        parts.append(same + (f", teacher {teacher:.3f}"
+                             if abs(teacher - m["z_star_acc_on_same"]) > 1e-9 else ""))
+    if "acc_Dprime_unjudged" in m:
+        there = (f", z* {m['z_star_acc_unjudged']:.3f}" if "z_star_acc_unjudged" in m else "")
+        parts.append(f"never labelled by the person, n = {m.get('n_unjudged', 0):.0f}: "
+                     f"{m['acc_Dprime_unjudged']:.3f}{there}")
+    if "coverage" in m:
+        answered = m.get("acc_answered")
+        parts.append(f"answers {m['coverage']:.3f} of D' at agreement ≥ {ABSTAIN_BELOW}"
+                     + (f", accuracy {answered:.3f}" if answered is not None else "")
+                     + f"; flagged {m['flagged']:.3f}")
     return f" ({'; '.join(parts)})" if parts else ""
+
+
+def value(row: dict, key: str):
+    """A row's figure; distillation rows made before the teacher's accuracy was reported on
+    its own had no judgments (the loop's were made again): their teacher was z*."""
+    if key == "teacher_acc_on_same" and "teacher" not in row:
+        return row.get("z_star_acc_on_same")
+    return row.get(key)
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -354,7 +367,7 @@ def summarise(rows: list[dict]) -> dict:
         for method, rs in methods.items():
             cell = {}
             for key in ("acc_D", "acc_Dprime", *EXTRA, "lm_calls", "lm_tokens", "wall_s"):
-                vals = [r[key] for r in rs if r.get(key) is not None]
+                vals = [value(r, key) for r in rs if value(r, key) is not None]
                 if vals:
                     cell[key] = {"mean": statistics.mean(vals),
                                  "spread": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
