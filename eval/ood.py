@@ -421,7 +421,8 @@ def markdown(res: dict) -> str:
               "D'), and their "
               "speedup over M_L with z* is in the JSON rows. *_mixture rows label D' by the "
               f"posterior over the search's top {MIXTURE_K} z's (weights exp(objective), "
-              f"those under {MIN_WEIGHT} left out; igtext label --mixture): accuracy of the posterior predictive on all of D', then "
+              f"those under {MIN_WEIGHT} left out; igtext label --mixture): accuracy of the "
+              "posterior predictive on all of D', then "
               f"in brackets the share of D' where at least {ABSTAIN_BELOW} of the weight agrees "
               "(coverage), the accuracy there, and the share where some z disagrees (flagged)."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):

@@ -145,25 +145,28 @@ def teacher(run_dir, examples, z: str, lik, calibrated: bool) -> tuple[list[list
     """Soft labels under z* for `examples`: stored judgments under z* where there are any
     for an input (their mean distribution), else M_L(.|x, z*)."""
     labels = list(lik.labels)
-    def on_labels(d):
-        return sum(d.get(y, 0.0) for y in labels) > 0
-    every = judged_inputs(run_dir, z)
-    stored = {x: ds for x, ds in every.items() if any(on_labels(d) for d in ds)}
+    stored: dict[str, list[list[float]]] = {}
+    off = 0                                  # answers outside the label set: not used
+    for x, ds in judged_inputs(run_dir, z).items():
+        for d in ds:
+            mass = sum(d.get(y, 0.0) for y in labels)
+            if mass > 0:
+                stored.setdefault(x, []).append([d.get(y, 0.0) / mass for y in labels])
+            else:
+                off += 1
     need = [e for e in examples if e.input not in stored]
     judged = dict(zip([e.id for e in need], lik.judge(z, need))) if need else {}
     out = []
     for e in examples:
         if e.input in stored:
-            ds = [d for d in stored[e.input] if on_labels(d)]
-            row = [sum(d.get(y, 0.0) / sum(d.get(v, 0.0) for v in labels) for d in ds)
-                   / len(ds) for y in labels]
+            rows = stored[e.input]
+            row = [sum(r[k] for r in rows) / len(rows) for k in range(len(labels))]
         else:
             j = judged[e.id]
             dist = j.calibrated if calibrated else j.raw
             row = [math.exp(dist[y]) for y in labels]
         total = sum(row)
         out.append([v / total for v in row])
-    off = sum(not on_labels(d) for ds in every.values() for d in ds)
     return out, {"from_judgments": len(examples) - len(need), "from_M_L": len(need),
                  "judgments_off_the_labels": off}
 
