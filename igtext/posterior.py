@@ -28,15 +28,16 @@ class Posterior:
                         temperature: float = 1.0, min_weight: float = 0.0) -> "Posterior":
         """From (id, text, objective): the top `k` (all if None), weighted by
         exp(objective / temperature), normalised; z's whose weight is below `min_weight` are
-        then left out (each moves the mixture's probabilities by less than its weight) and
-        the rest normalised again."""
+        then left out (each moves the mixture's probabilities by less than its weight; the
+        best z stays whatever its weight) and the rest normalised again."""
         if not items:
             raise ValueError("no hypotheses to weight")
         ranked = sorted(items, key=lambda t: (-t[2], t[0]))[:k or None]
         top = ranked[0][2]
         raw = [math.exp((o - top) / temperature) for _, _, o in ranked]
         total = sum(raw)
-        kept = [(t, r / total) for t, r in zip(ranked, raw) if r / total >= min_weight]
+        kept = [(t, r / total) for n, (t, r) in enumerate(zip(ranked, raw))
+                if r / total >= min_weight or n == 0]          # the MAP z always stays
         norm = sum(w for _, w in kept)
         return cls(tuple(t for (_, t, _), _ in kept), tuple(i for (i, _, _), _ in kept),
                    tuple(w / norm for _, w in kept))

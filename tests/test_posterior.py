@@ -99,6 +99,8 @@ def test_leaving_out_light_z_moves_the_mixture_by_less_than_their_weight(scored)
     assert len(dropped) == 2 and len(pruned.texts) == len(full.texts) - 2
     assert sum(pruned.weights) == pytest.approx(1)
     assert pruned.weights[0] == pytest.approx(full.weights[0] / (1 - sum(dropped)))
+    tie = Posterior.from_objectives([("a", "A.", -1.0), ("b", "B.", -1.0)], min_weight=0.9)
+    assert tie.ids == ("a",) and tie.weights == (1.0,)      # the best z always stays
     exact = {p.example_id: p.probs for p in full.predict(lik, D_PRIME)}
     for p in pruned.predict(lik, D_PRIME):
         assert abs(p.probs["A"] - exact[p.example_id]["A"]) <= 2 * sum(dropped)
@@ -135,4 +137,13 @@ def test_label_cli_with_a_mixture(tmp_path, tiny_dir, capsys):
     assert len(rows) == len(task.test) == rep["n"]
     assert rep["coverage"] == sum(r["label"] is not None for r in rows) / len(rows)
     assert all(sum(r["probs"].values()) == pytest.approx(1) for r in rows)
+    # --min-weight leaves out the z's lighter than it, the rest weighed again
+    light = min(rep["weights"].values())
+    assert main(["label", str(tmp_path / "run"), "--mixture", "3", "--min-weight",
+                 str(light * 1.0001), "--out", str(out), "--cache-dir", str(tmp_path / "c")]) == 0
+    pruned = json.loads(capsys.readouterr().out)
+    assert set(pruned["weights"]) == {i for i, w in rep["weights"].items() if w > light}
+    assert sum(pruned["weights"].values()) == pytest.approx(1)
     assert main(["label", str(tmp_path / "run"), "--mixture", "-1", "--out", str(out)]) == 2
+    assert main(["label", str(tmp_path / "run"), "--mixture", "3", "--min-weight", "1",
+                 "--out", str(out)]) == 2
