@@ -232,15 +232,14 @@ def unjudged_accuracy(run_dir: Path, lm, work: Path) -> dict:
     """z*'s accuracy on the inputs of D' no one labelled during the run: a step-3 loop asks
     the simulated person to label inputs of D and D' (under the z's of the moment, never with
     the gold label), and refits M_L on them, so D' accuracy overall is partly transductive."""
-    from igtext.distil import judged_inputs
+    from igtext.distil import gold_accuracies, judged_inputs
     from igtext.label import finished_run
     run = finished_run(run_dir, "test", lm, work / "cache")
-    judged = judged_inputs(run_dir)
-    fresh = [e for e in run.examples if e.input not in judged]
-    pred = [j.predicted(run.config.likelihood.calibrate)
-            for j in run.likelihood.judge(run.z_star, fresh)]
-    return {"acc_Dprime_unjudged": accuracy(pred, [e.label for e in fresh]) if fresh else None,
-            "n_unjudged": len(fresh)}
+    pred = [j.predicted(run.config.likelihood.calibrate)        # cached by the search's end
+            for j in run.likelihood.judge(run.z_star, run.examples)]
+    acc = gold_accuracies({"z": pred}, run.examples, set(judged_inputs(run_dir)))
+    return {"acc_Dprime_unjudged": acc["z_accuracy_gold_unjudged"],
+            "n_unjudged": acc["heldout_unjudged"]}
 
 
 def run_mixture(run_dir: Path, lm, work: Path) -> dict:
@@ -249,13 +248,9 @@ def run_mixture(run_dir: Path, lm, work: Path) -> dict:
     predictive on all of D', and, abstaining where less than ABSTAIN_BELOW of the weight
     agrees, its coverage and accuracy."""
     from igtext.label import label_mixture
-    out = run_dir / "mixture-test.jsonl"
-    rep = label_mixture(run_dir, "test", out, MIXTURE_K, ABSTAIN_BELOW, lm, work / "cache",
-                        min_weight=MIN_WEIGHT)
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
-    return {"acc_D": None,
-            "acc_Dprime": accuracy([max(x["probs"], key=x["probs"].get) for x in lines],
-                                   [x["gold"] for x in lines]),
+    rep = label_mixture(run_dir, "test", run_dir / "mixture-test.jsonl", MIXTURE_K,
+                        ABSTAIN_BELOW, lm, work / "cache", min_weight=MIN_WEIGHT)
+    return {"acc_D": None, "acc_Dprime": rep["accuracy_predictive"],
             "coverage": rep["coverage"], "acc_answered": rep["accuracy_answered"],
             "flagged": rep["flagged"] / rep["n"], "weights": rep["weights"],
             "entropy": rep["entropy"], "lm_calls": rep["lm_calls"] - rep["lm_calls_cached"],

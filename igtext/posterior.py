@@ -84,13 +84,16 @@ def mix(example_id: str, dists: Sequence[Mapping[str, float]], weights: Sequence
 
 def coverage_accuracy(preds: Sequence[MixturePrediction],
                       examples: Sequence[Example]) -> dict:
-    """Share answered, accuracy on what was answered, and on everything (abstain = wrong)."""
+    """Share answered, accuracy on what was answered, on everything (abstain = wrong), and
+    of the posterior predictive's most probable label on everything (no abstention)."""
     gold = {e.id: e.label for e in examples}
     answered = [p for p in preds if p.label is not None]
     right = sum(p.label == gold.get(p.example_id) for p in answered)
+    argmax = sum(max(p.probs, key=p.probs.get) == gold.get(p.example_id) for p in preds)
     return {"n": len(preds), "coverage": len(answered) / len(preds) if preds else None,
             "accuracy_answered": right / len(answered) if answered else None,
             "accuracy_all": right / len(preds) if preds else None,
+            "accuracy_predictive": argmax / len(preds) if preds else None,
             "flagged": sum(p.disagree for p in preds)}
 
 
