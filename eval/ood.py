@@ -211,9 +211,8 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
                fitted: Path | None = None, loop: bool = False) -> tuple[dict, Path]:
     import igtext
     out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args, loop))
-    if (out / "result.json").exists():          # finished: its result (and search time)
+    if (out / "result.json").exists():          # finished: its result
         res = json.loads((out / "result.json").read_text())
-        extra = {"wall_s": res["wall_s"]}
     else:
         if (out / "config.json").exists():      # a cut run of the same settings: continue it
             done = igtext.resume(out, model=lm, cache_dir=work / "cache")
@@ -221,10 +220,11 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
             done = igtext.search(task, config=search_config(args, seed, prior_weight, fitted,
                                                             loop),
                                  model=lm, out_dir=out, cache_dir=work / "cache")
-        res, extra = done.extra, {}
+        res = done.extra
     row = {"acc_D": res["train_accuracy"], "acc_Dprime": res["test_accuracy"],
            "lm_calls": res["lm_calls"], "lm_tokens": res["lm_tokens"],
-           "z_star": res["best"]["text"], **extra}
+           "z_star": res["best"]["text"],
+           "wall_s": res["wall_s"]}       # the search's own, summed over its resumed parts
     return row | (unjudged_accuracy(out, lm, work) if loop else {}), out
 
 
@@ -298,10 +298,11 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
     done = timer()
     rows = {"zero_shot": {"acc_Dprime": execution(name, GENERIC, task, lik), "wall_s": done()}}
     for method, w in (("likelihood_only", 0.0), ("ig", 1.0)):
-        done = timer()
         r, _ = run_search(task, seed, args, w, work, lm.inner)
-        rows[method] = {**r, "acc_Dprime": execution(name, r["z_star"], task, lik),
-                        "acc_D": None, "wall_s": done()}
+        done = timer()                        # the search's own time, then the execution's
+        acc = execution(name, r["z_star"], task, lik)
+        rows[method] = {**r, "acc_Dprime": acc, "acc_D": None,
+                        "wall_s": round(r["wall_s"] + done(), 1)}
     done = timer()
     humans = ii.annotations(name)
     prior = Prior(lm, load_template("prior_judge"), load_template("prior_text"),
@@ -629,7 +630,7 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                                       work, base, fitted, method in LOOP_METHODS)
                 else:
                     raise AssertionError(method)
-                keep(bench, method, seed, {"wall_s": done(), **r})   # a reused search: its own
+                keep(bench, method, seed, {"wall_s": done(), **r})  # a search gives its own
     log.close()
 
 
