@@ -420,7 +420,11 @@ def markdown(res: dict) -> str:
               f"those under {MIN_WEIGHT} left out; igtext label --mixture): accuracy of the "
               "posterior predictive on all of D', then "
               f"in brackets the share of D' where at least {ABSTAIN_BELOW} of the weight agrees "
-              "(coverage), the accuracy there, and the share where some z disagrees (flagged)."]
+              "(coverage), the accuracy there, and the share where some z disagrees (flagged). "
+              "wall s: seconds the row took, model loading excluded. LM calls are cached "
+              "on disk and counted whether or not the cache answered them, so a row that repeats prompts an earlier row made (ig scoring "
+              "the seed z's that likelihood_only already scored, say) takes less time than "
+              "it would alone."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
@@ -430,7 +434,7 @@ def markdown(res: dict) -> str:
                   f"{res.get('fitted_search_examples', 16)} examples of D."]
     if any(m in LOOP_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted_loop rows: the same searches with seed step 3 after every "
-                  f"generation ({res.get('fitted_loop')} comparisons,labels per refresh; "
+                  f"generation ({res.get('fitted_loop')} comparisons, labels per refresh; "
                   "likelihood_only_fitted_loop asks for labels only): the simulated person "
                   "compares the current top z's and labels inputs of D and D' under them, and "
                   "the prior and M_L are refit on them, continuing from the fitted adapters. "
