@@ -422,9 +422,9 @@ def markdown(res: dict) -> str:
               f"in brackets the share of D' where at least {ABSTAIN_BELOW} of the weight agrees "
               "(coverage), the accuracy there, and the share where some z disagrees (flagged). "
               "wall s: seconds the row took, model loading excluded. LM calls are cached "
-              "on disk and counted whether or not the cache answered them, so a row that repeats prompts an earlier row made (ig scoring "
-              "the seed z's that likelihood_only already scored, say) takes less time than "
-              "it would alone."]
+              "on disk and counted whether or not the cache answered them, so a row that "
+              "repeats prompts an earlier row made (ig scoring the seed z's that "
+              "likelihood_only already scored, say) takes less time than it would alone."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
