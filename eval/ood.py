@@ -57,6 +57,7 @@ import argparse
 import json
 import re
 import statistics
+import sys
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -242,6 +243,28 @@ def unjudged_accuracy(run_dir: Path, lm, work: Path) -> dict:
             "n_unjudged": acc["heldout_unjudged"]}
 
 
+def searched(bench: str, task, seed: int, args, arm: str, work: Path, lm, fitted,
+             rows: list, tag: str | None) -> tuple[Path, dict]:
+    """The run directory of the search `arm` (ig, ig_fitted_loop) that a student or a mixture
+    reads. If the work directory was lost after the arm's row was made, the search is run
+    again; the row then says so, and whether it found the z* of the arm's row."""
+    out = search_dir(work, task, seed, 1.0, tag)
+    if (out / "result.json").exists():
+        return out, {}
+    took = timer()
+    loop = arm in LOOP_METHODS
+    r, out = run_search(task, seed, args, 1.0, work, lm, fitted if tag else None, loop)
+    made = [x["z_star"] for x in rows if (x["benchmark"], x["seed"], x["method"]) ==
+            (bench, seed, arm)]
+    same = not made or made[0] == r["z_star"]
+    if not same:
+        print(f"warning: {bench} seed {seed}: the {arm} search run again found another z* "
+              f"than its row; the {arm} row stands, this row follows the new search",
+              file=sys.stderr)
+    return out, {"search_redone": True, "z_star_as_in_row": same,
+                 "search_redone_s": took()}
+
+
 def run_mixture(run_dir: Path, lm, work: Path) -> dict:
     """D' labelled by the posterior over the search's top MIXTURE_K z's (`igtext label
     --mixture`; z's under MIN_WEIGHT of the weight left out): accuracy of the posterior
@@ -387,9 +410,14 @@ def markdown(res: dict) -> str:
              f"Command: `{res['command']}`  ", f"{res['machine']}  ",
              f"Seeds: {res['seeds']}; search budget per run: {res['calls']} LM calls, "
              f"{res['generations']} generations of {res['population']}. Wall time of all rows: "
-             f"{res['rows_wall_s']:.0f} s (without model loading).", "",
-             "| benchmark | method | seeds | accuracy on D | accuracy on D' | LM calls | LM tokens "
-             "| wall s |", "|---|---|---|---|---|---|---|---|"]
+             f"{res['rows_wall_s']:.0f} s (without model loading)."]
+    if res.get("husky_adapters"):
+        lines[-1] += "  "
+        lines.append("Husky's fitted rows: the adapters (prior, likelihood) of hash "
+                     f"{', '.join(res['husky_adapters'])} (`--husky-judgments`, made by "
+                     "`eval/judgments.py --parts prior,likelihood`).")
+    lines += ["", "| benchmark | method | seeds | accuracy on D | accuracy on D' | LM calls "
+              "| LM tokens | wall s |", "|---|---|---|---|---|---|---|---|"]
 
     def fmt(cell, key, digits=3):
         v = cell.get(key)
@@ -497,6 +525,20 @@ def fitted_key(args, loop: bool = False) -> str | None:
     return key + ("-loop-c{}-l{}".format(*loop_sizes(args)) if loop else "")
 
 
+def recorded_judgments(rows: list, key: str) -> dict:
+    """--report-only without --husky-judgments: the adapters each fitted arm's rows were made
+    with (so the table needs no adapter on disk), one set per arm or the caller must choose."""
+    out = {}
+    for m in FITTED_METHODS + LOOP_METHODS:
+        seen = {r.get("judgments") for r in rows if r["method"] == m and r.get("settings") == key}
+        if len(seen) > 1:
+            raise SystemExit(f"rows of {m} were made with different adapters "
+                             f"({', '.join(sorted(map(str, seen)))}): name the ones to report "
+                             f"with --husky-judgments DIR")
+        out[m] = seen.pop() if seen else None
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -536,7 +578,7 @@ def main() -> None:
         for kind in ("prior", "likelihood"):
             check_adapter(Path(args.husky_judgments) / kind, kind, args.model)
     if args.fitted_loop:
-        if not args.husky_judgments:
+        if not args.husky_judgments and not args.report_only:
             raise SystemExit("--fitted-loop needs --husky-judgments")
         loop_sizes(args)
     stem = Path(args.out_dir) / ("ood-quick" if q else "ood")
@@ -549,6 +591,8 @@ def main() -> None:
     rows_path = stem.with_suffix(".rows.jsonl")
     old = [json.loads(line) for line in open(rows_path)] if rows_path.exists() else []
     judged = {m: fitted_key(args, m in LOOP_METHODS) for m in FITTED_METHODS + LOOP_METHODS}
+    if args.report_only and not args.husky_judgments:
+        judged = recorded_judgments(old, key)
     rows = [r for r in old if r.get("settings") == key and r["benchmark"] in benches
             and r["seed"] < args.seeds                  # rows of other settings: stale
             and (r["method"] not in judged or r.get("judgments") == judged[r["method"]])]
@@ -560,11 +604,14 @@ def main() -> None:
     res = {"command": "eval/ood.py " + " ".join(
                f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
                for k, v in vars(args).items()
-               if v not in (None, False) and k not in ("work", "out_dir", "report_only")),
+               if v not in (None, False) and k not in ("work", "out_dir", "report_only"))
+           + (" --husky-judgments DIR" if any(judged.values()) and not args.husky_judgments
+              else ""),
            "machine": f"2 CPU cores; {args.model} (fp32) for every LM method",
            "quick": q, "seeds": args.seeds, "calls": args.calls,
            "fitted_search_examples": args.fitted_search_examples,
            "fitted_loop": args.fitted_loop,
+           "husky_adapters": sorted({v.split("-e")[0] for v in judged.values() if v}),
            "generations": args.generations, "population": args.population,
            "summary": summarise(rows), "rows": rows,
            "rows_wall_s": round(sum(r.get("wall_s") or 0 for r in rows), 1),
@@ -621,14 +668,14 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                 elif method in ("likelihood_only", "ig"):
                     r, _ = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
                                       work, base)
-                elif method in DISTILLED:
-                    student, arm = DISTILLED[method]
-                    r = run_distil(search_dir(work, task, seed, 1.0, judged.get(arm)), base,
-                                   work, student, seed, args)
-                elif method in MIXTURE:
-                    arm = MIXTURE[method]
-                    r = run_mixture(search_dir(work, task, seed, 1.0, judged.get(arm)), base,
-                                    work)
+                elif method in DISTILLED or method in MIXTURE:
+                    student, arm = DISTILLED.get(method) or (None, MIXTURE[method])
+                    run_dir, redone = searched(bench, task, seed, args, arm, work, base,
+                                               fitted, rows, judged.get(arm))
+                    r = (run_distil(run_dir, base, work, student, seed, args) if student
+                         else run_mixture(run_dir, base, work)) | redone
+                    if redone:                  # the row's own time, not the search's
+                        r["wall_s"] = round(done() - redone["search_redone_s"], 1)
                 elif method in judged:
                     r, _ = run_search(task, seed, args, 1.0 if method.startswith("ig") else 0.0,
                                       work, base, fitted, method in LOOP_METHODS)

@@ -1,6 +1,7 @@
 """eval/ood.py end to end on the tiny model: every method on a classification benchmark
 and on an Instruction Induction task, the table and JSON written."""
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,20 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     res2 = json.loads((tmp_path / "ood-quick.json").read_text())
     assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
 
+    # the work directory lost after IG's row was made: the mixture searches again (from the
+    # LM cache), and its row says so and that the search found the z* of IG's row
+    shutil.rmtree(ig_dir)
+    rows_file = tmp_path / "ood-quick.rows.jsonl"
+    rows_file.write_text("".join(r + "\n" for r in rows_file.read_text().splitlines()
+                                 if json.loads(r)["method"] != "ig_mixture"))
+    third = subprocess.run(cmd + ["--methods", "ig_mixture"], capture_output=True, text=True,
+                           timeout=900, env=env)
+    assert third.returncode == 0, third.stderr[-3000:]
+    redone = [json.loads(r) for r in third.stdout.splitlines() if r.startswith("{")]
+    assert [r["method"] for r in redone] == ["ig_mixture"]
+    assert redone[0]["search_redone"] and redone[0]["z_star_as_in_row"]
+    assert (ig_dir / "result.json").exists() and redone[0]["wall_s"] >= 0
+
     # --report-only writes the table of every benchmark from the rows, and runs nothing
     (tmp_path / "ood-quick.md").unlink()
     before = (tmp_path / "ood-quick.rows.jsonl").read_text()
@@ -111,7 +126,8 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
            "IGTEXT_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    husky = json.loads((tmp_path / "ood-quick.json").read_text())["summary"]["husky"]
+    done_json = (tmp_path / "ood-quick.json").read_text()
+    husky = json.loads(done_json)["summary"]["husky"]
     assert set(husky) == {"likelihood_only_fitted", "ig_fitted", "likelihood_only_fitted_loop",
                           "ig_fitted_loop", "ig_fitted_loop_distil_tfidf",
                           "ig_fitted_loop_mixture"}                           # --methods
@@ -152,3 +168,14 @@ def test_ood_eval_fitted_husky_arms(tmp_path, tiny_dir):
     bad = subprocess.run([c if c != "4,4" else "4" for c in cmd], capture_output=True,
                          text=True, timeout=300, env=env)
     assert bad.returncode != 0 and "--fitted-loop" in bad.stderr
+    # --report-only needs no adapter on disk: the fitted rows keep the adapters they were
+    # made with, which the table names
+    (tmp_path / "j").rename(tmp_path / "gone")
+    report = subprocess.run(cmd[:-2] + ["--report-only"], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    again = json.loads((tmp_path / "ood-quick.json").read_text())
+    assert again["summary"]["husky"] == json.loads(done_json)["summary"]["husky"]
+    table = (tmp_path / "ood-quick.md").read_text()
+    assert "| husky | ig_fitted_loop | 1 |" in table and "--husky-judgments DIR" in table
+    assert loop_row["judgments"].split("-e")[0] in table
