@@ -70,6 +70,19 @@ def test_generate_is_seeded_and_batch_first(lm):
     assert [g.prompt_tokens for g in a] == lm.count_tokens(reqs)
 
 
+def test_a_sample_does_not_depend_on_its_batch(lm):
+    """Each request samples from its own seed: the same text alone, in any batch, and
+    whichever of its batch-mates the cache answered (a search's z's do not depend on what
+    was cached)."""
+    reqs = [GenerationRequest(((("user", f"Name a dog breed, number {k}."),)), max_new_tokens=8,
+                              temperature=0.8, sample_index=i) for k in range(3) for i in range(2)]
+    together = lm.generate(reqs)
+    assert lm.generate(reqs[3:]) == together[3:]
+    assert [lm.generate([r])[0] for r in reqs[:2]] == together[:2]
+    assert lm.generate(reqs[::-1]) == together[::-1]
+    assert len({g.text for g in together}) > 1          # sample_index: other samples
+
+
 @pytest.mark.slow
 def test_real_model_knows_berlin(real_lm):
     ctx = "The capital of France is Paris. The capital of Germany is"

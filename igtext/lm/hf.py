@@ -39,6 +39,34 @@ def chat_prompt_ids(tok, messages) -> list[int]:
                     add_special_tokens=True).input_ids)
 
 
+def request_seed(r: GenerationRequest) -> int:
+    """The sampling seed of one request: a hash of everything it asks (prompt, sampling
+    parameters, sample_index)."""
+    return int(hashlib.sha256(repr(r.key_dict()).encode()).hexdigest()[:8], 16)
+
+
+class RowSampler:
+    """A transformers logits processor that samples each row (temperature, then nucleus
+    top_p) with that row's own generator and leaves only the sampled token finite, so that
+    greedy decoding emits it."""
+
+    def __init__(self, torch, seeds: Sequence[int], temperature: float, top_p: float):
+        self.torch = torch
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+        self.temperature = temperature
+        self.top_p = top_p
+
+    def __call__(self, input_ids, scores):
+        torch = self.torch
+        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
+        p, order = probs.sort(dim=-1, descending=True)
+        p[(p.cumsum(-1) - p) >= self.top_p] = 0       # outside the nucleus (the first stays)
+        picked = torch.stack([order[j, torch.multinomial(p[j], 1, generator=g)]
+                              for j, g in enumerate(self.generators)])
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, picked, 0.0)
+
+
 class TransformersLM:
     """A causal LM from a local directory (or an already-loaded model and tokenizer)."""
 
@@ -121,14 +149,17 @@ class TransformersLM:
                 for j, seq in enumerate(ids):            # left padding for generation
                     inp[j, width - len(seq):] = torch.tensor(seq)
                     att[j, width - len(seq):] = 1
-                seed_src = "|".join(repr(requests[i].key_dict()) for i in part)
-                torch.manual_seed(int(hashlib.sha256(seed_src.encode()).hexdigest()[:8], 16))
-                kw = dict(do_sample=True, temperature=temp, top_p=top_p) if temp > 0 else \
-                    dict(do_sample=False)
+                # Greedy decoding over logits that RowSampler has reduced to one sampled token
+                # per row: each request samples from its own seed, so its text does not
+                # depend on the other requests in the batch (nor on which of them the cache
+                # answered). Temperature 0 is plain greedy.
+                kw = dict(logits_processor=[RowSampler(
+                    torch, [request_seed(requests[i]) for i in part], temp, top_p)]) \
+                    if temp > 0 else {}
                 with torch.no_grad():
                     gen = self.model.generate(input_ids=inp, attention_mask=att,
                                               max_new_tokens=max_new, pad_token_id=self.pad_id,
-                                              **kw)
+                                              do_sample=False, **kw)
                 for j, i in enumerate(part):
                     new = gen[j, width:].tolist()
                     if self.tok.eos_token_id in new:
