@@ -362,6 +362,9 @@ def brackets(cell: dict) -> str:
         parts.append(f"answers {m['coverage']:.3f} of D' at agreement ≥ {ABSTAIN_BELOW}"
                      + (f", accuracy {answered:.3f}" if answered is not None else "")
                      + f"; flagged {m['flagged']:.3f}")
+    if cell.get("other_z_star_seeds"):
+        parts.append("seed " + ", ".join(map(str, cell["other_z_star_seeds"])) +
+                     ": of a search run again, whose z* is not its row's")
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -391,6 +394,9 @@ def summarise(rows: list[dict]) -> dict:
                     cell[key] = {"mean": statistics.mean(vals),
                                  "spread": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
             cell["seeds"] = sorted({r["seed"] for r in rs})
+            other = sorted(r["seed"] for r in rs if r.get("z_star_as_in_row") is False)
+            if other:                 # a student/mixture of a search run again: another z*
+                cell["other_z_star_seeds"] = other
             summary[bench][method] = cell
     return summary
 
@@ -449,6 +455,8 @@ def markdown(res: dict) -> str:
               "posterior predictive on all of D', then "
               f"in brackets the share of D' where at least {ABSTAIN_BELOW} of the weight agrees "
               "(coverage), the accuracy there, and the share where some z disagrees (flagged). "
+              "A student or mixture whose search's run directory was lost runs the search again; "
+              "where that found another z* than the search's row, its brackets say so. "
               "wall s: seconds the row took, model loading excluded. LM calls are cached "
               "on disk and counted whether or not the cache answered them, so a row that "
               "repeats prompts an earlier row made (ig scoring the seed z's that "
