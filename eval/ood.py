@@ -247,22 +247,24 @@ def searched(bench: str, task, seed: int, args, arm: str, work: Path, lm, fitted
              rows: list, tag: str | None) -> tuple[Path, dict]:
     """The run directory of the search `arm` (ig, ig_fitted_loop) that a student or a mixture
     reads. If the work directory was lost after the arm's row was made, the search is run
-    again; the row then says so, and whether it found the z* of the arm's row."""
+    again (`search_redone`); a row that reads a search whose z* is not the one of the arm's
+    row says so (`z_star_as_in_row`: false)."""
     out = search_dir(work, task, seed, 1.0, tag)
-    if (out / "result.json").exists():
-        return out, {}
-    took = timer()
-    loop = arm in LOOP_METHODS
-    r, out = run_search(task, seed, args, 1.0, work, lm, fitted if tag else None, loop)
+    redone = {}
+    if not (out / "result.json").exists():
+        took = timer()
+        _, out = run_search(task, seed, args, 1.0, work, lm, fitted if tag else None,
+                            arm in LOOP_METHODS)
+        redone = {"search_redone": True, "search_redone_s": took()}
+    z_star = json.loads((out / "result.json").read_text())["best"]["text"]
     made = [x["z_star"] for x in rows if (x["benchmark"], x["seed"], x["method"]) ==
             (bench, seed, arm)]
-    same = not made or made[0] == r["z_star"]
-    if not same:
-        print(f"warning: {bench} seed {seed}: the {arm} search run again found another z* "
-              f"than its row; the {arm} row stands, this row follows the new search",
+    if made and made[0] != z_star:
+        print(f"warning: {bench} seed {seed}: the {arm} search in {out} found another z* "
+              f"than its row; the {arm} row stands, this row follows that search",
               file=sys.stderr)
-    return out, {"search_redone": True, "z_star_as_in_row": same,
-                 "search_redone_s": took()}
+        return out, redone | {"z_star_as_in_row": False}
+    return out, redone | ({"z_star_as_in_row": True} if redone else {})
 
 
 def run_mixture(run_dir: Path, lm, work: Path) -> dict:
@@ -682,7 +684,7 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                                                fitted, rows, judged.get(arm))
                     r = (run_distil(run_dir, base, work, student, seed, args) if student
                          else run_mixture(run_dir, base, work)) | redone
-                    if redone:                  # the row's own time, not the search's
+                    if "search_redone_s" in redone:     # its own time, not the search's
                         r["wall_s"] = round(done() - redone["search_redone_s"], 1)
                 elif method in judged:
                     r, _ = run_search(task, seed, args, 1.0 if method.startswith("ig") else 0.0,

@@ -70,19 +70,30 @@ def test_ood_eval_quick_on_the_tiny_model(tmp_path, tiny_dir):
     res2 = json.loads((tmp_path / "ood-quick.json").read_text())
     assert res2["summary"]["husky"]["ig"]["acc_Dprime"] == husky["ig"]["acc_Dprime"]
 
-    # the work directory lost after IG's row was made: the mixture searches again (from the
-    # LM cache), and its row says so and that the search found the z* of IG's row
-    shutil.rmtree(ig_dir)
+    # the work directory lost after IG's row was made: the first student searches again
+    # (from the LM cache) and says so, and that the search found the z* of IG's row; the
+    # mixture after it reads that search
     rows_file = tmp_path / "ood-quick.rows.jsonl"
-    rows_file.write_text("".join(r + "\n" for r in rows_file.read_text().splitlines()
-                                 if json.loads(r)["method"] != "ig_mixture"))
-    third = subprocess.run(cmd + ["--methods", "ig_mixture"], capture_output=True, text=True,
-                           timeout=900, env=env)
-    assert third.returncode == 0, third.stderr[-3000:]
-    redone = [json.loads(r) for r in third.stdout.splitlines() if r.startswith("{")]
-    assert [r["method"] for r in redone] == ["ig_mixture"]
+
+    def run_without(methods, edit=lambda r: r):
+        rows_file.write_text("".join(json.dumps(edit(json.loads(r))) + "\n"
+                                     for r in rows_file.read_text().splitlines()
+                                     if json.loads(r)["method"] not in methods))
+        run = subprocess.run(cmd + ["--methods", ",".join(methods)], capture_output=True,
+                             text=True, timeout=900, env=env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return [json.loads(r) for r in run.stdout.splitlines() if r.startswith("{")], run
+    shutil.rmtree(ig_dir)
+    redone, _ = run_without(["ig_distil_tfidf", "ig_mixture"])
+    assert [r["method"] for r in redone] == ["ig_distil_tfidf", "ig_mixture"]
     assert redone[0]["search_redone"] and redone[0]["z_star_as_in_row"]
     assert (ig_dir / "result.json").exists() and redone[0]["wall_s"] >= 0
+    assert "search_redone" not in redone[1] and "z_star_as_in_row" not in redone[1]
+    # a search whose z* is not its row's: the rows reading it say so, and so does the table
+    redone, run = run_without(["ig_mixture"], lambda r: r | (
+        {"z_star": "another z"} if r["method"] == "ig" and r["benchmark"] == "husky" else {}))
+    assert redone[0]["z_star_as_in_row"] is False and "another z*" in run.stderr
+    assert "seed 0: of a search run again" in (tmp_path / "ood-quick.md").read_text()
 
     # --report-only writes the table of every benchmark from the rows, and runs nothing
     (tmp_path / "ood-quick.md").unlink()
