@@ -57,6 +57,16 @@ def real_lm():
 BREED_WORDS = {"husky": "blue", "labrador": "yellow", "dalmatian": "spots", "poodle": "curly"}
 
 
+def eval_module(name: str):
+    """A benchmark script of eval/ (not a package), imported by path."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "eval" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"eval_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def toy_task(n: int = 12) -> Task:
     """A tiny task for the scripted LM: the breed is given away by one word."""
     labels = tuple(BREED_WORDS)

@@ -1,16 +1,6 @@
 """eval/proposer.py's summary: how lora compares with base pair by pair (wins, ties, losses,
 a task-resampled interval) and in the Markdown table."""
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("eval_proposer", ROOT / "eval" / "proposer.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import eval_module
 
 
 def _arm(v):
@@ -24,7 +14,7 @@ def _row(task, seed, fold, base, lora):
 
 
 def test_paired_counts_and_interval():
-    ev = _module()
+    ev = eval_module("proposer")
     rows = [_row(f"t{i}", s, i % 2, -10.0, -10.0 + (2.0 if i < 6 else -1.0))
             for i in range(8) for s in range(2)]
     v = ev.paired(rows, "objective_best")
@@ -38,7 +28,7 @@ def test_paired_counts_and_interval():
 
 
 def test_markdown_reports_the_paired_comparison():
-    ev = _module()
+    ev = eval_module("proposer")
     rows = [_row("a", 0, 0, -5.0, -4.0), _row("b", 0, 1, -5.0, -6.0)]
     res = {"command": "eval/proposer.py", "machine": "m", "folds": 2, "n_tasks": 2,
            "evaluated_tasks": ["a", "b"], "seeds": 1, "n": 4, "score_examples": 10,

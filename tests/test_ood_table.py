@@ -1,16 +1,6 @@
 """eval/ood.py's table from rows alone: a student or mixture of a search run again with
 another z* than the search's row is flagged in its cell."""
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("eval_ood", ROOT / "eval" / "ood.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from conftest import eval_module
 
 
 def _row(method, seed, acc, **extra):
@@ -19,7 +9,7 @@ def _row(method, seed, acc, **extra):
 
 
 def test_a_student_of_another_z_star_is_flagged():
-    ood = _module()
+    ood = eval_module("ood")
     rows = [_row("ig", s, 0.5, z_star=f"z{s}") for s in range(3)] + [
         _row("ig_distil_tfidf", 0, 0.6, z_star_acc_on_same=0.5),
         _row("ig_distil_tfidf", 1, 0.7, z_star_acc_on_same=0.5, search_redone=True,
