@@ -1,6 +1,7 @@
 """The seam every language model plugs into: batch-first `generate` and `logprob`."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -25,6 +26,12 @@ class GenerationRequest:
         if self.prompt is not None:
             d["prompt"] = self.prompt
         return d
+
+    def seed(self, hex_digits: int = 8) -> int:
+        """The sampling seed of this request: a hash of everything it asks (prompt, sampling
+        parameters, sample_index), `hex_digits` hex digits long."""
+        digest = hashlib.sha256(repr(self.key_dict()).encode()).hexdigest()
+        return int(digest[:hex_digits], 16)
 
 
 @dataclass(frozen=True)

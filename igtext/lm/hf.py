@@ -11,7 +11,6 @@ The numbers equal a plain full forward per request (tested to 1e-4).
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +36,6 @@ def chat_prompt_ids(tok, messages) -> list[int]:
         return list(tok(text, add_special_tokens=False).input_ids)
     return list(tok("\n\n".join(c for _, c in messages) + "\n\n",
                     add_special_tokens=True).input_ids)
-
-
-def request_seed(r: GenerationRequest) -> int:
-    """The sampling seed of one request: a hash of everything it asks (prompt, sampling
-    parameters, sample_index)."""
-    return int(hashlib.sha256(repr(r.key_dict()).encode()).hexdigest()[:8], 16)
 
 
 class RowSampler:
@@ -154,7 +147,7 @@ class TransformersLM:
                 # depend on the other requests in the batch (nor on which of them the cache
                 # answered). Temperature 0 is plain greedy.
                 kw = dict(logits_processor=[RowSampler(
-                    torch, [request_seed(requests[i]) for i in part], temp, top_p)]) \
+                    torch, [requests[i].seed() for i in part], temp, top_p)]) \
                     if temp > 0 else {}
                 with torch.no_grad():
                     gen = self.model.generate(input_ids=inp, attention_mask=att,

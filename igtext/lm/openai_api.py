@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -242,12 +241,8 @@ class OpenAILM:
         return self._run(main())
 
     # ---- generation -----------------------------------------------------------------------
-    @staticmethod
-    def _seed(r: GenerationRequest) -> int:
-        return int(hashlib.sha256(repr(r.key_dict()).encode()).hexdigest()[:7], 16)
-
     async def _generate_one(self, client, r: GenerationRequest) -> Generation:
-        sampling = dict(temperature=r.temperature, top_p=r.top_p, seed=self._seed(r))
+        sampling = dict(temperature=r.temperature, top_p=r.top_p, seed=r.seed(7))
         if r.prompt is not None:
             n = self._tokens(r.prompt)
             resp, used = await self._call(client, "completions", n, r.max_new_tokens,
