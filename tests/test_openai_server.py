@@ -1,5 +1,7 @@
 """The API backend against a real OpenAI-compatible server: llama-cpp-python's, serving the
-embedded SmolLM2 GGUF on 127.0.0.1, with and without a fault-injecting proxy (slow)."""
+embedded SmolLM2 GGUF on 127.0.0.1, with and without a fault-injecting proxy (slow). The
+server runs with its prompt-prefix reuse off (`llama_server_fresh.py`), so that an answer
+depends on its request alone and two searches can be compared request by request."""
 import json
 import os
 import socket
@@ -7,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -34,7 +37,7 @@ def llama_server(tmp_path_factory):
     port = _free_port()
     log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(_smollm2_gguf()),
+        [sys.executable, str(Path(__file__).with_name("llama_server_fresh.py")), "--model", str(_smollm2_gguf()),
          "--model_alias", "smollm2-135m", "--host", "127.0.0.1", "--port", str(port),
          "--api_key", KEY, "--n_ctx", "4096", "--n_threads", "2", "--logits_all", "true"],
         stdout=log, stderr=subprocess.STDOUT)
