@@ -36,8 +36,9 @@ def llama_server(tmp_path_factory):
     from igtext.lm.registry import _smollm2_gguf
     port = _free_port()
     log = open(tmp_path_factory.mktemp("llama") / "server.log", "w")
+    server = Path(__file__).with_name("llama_server_fresh.py")
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("llama_server_fresh.py")), "--model", str(_smollm2_gguf()),
+        [sys.executable, str(server), "--model", str(_smollm2_gguf()),
          "--model_alias", "smollm2-135m", "--host", "127.0.0.1", "--port", str(port),
          "--api_key", KEY, "--n_ctx", "4096", "--n_threads", "2", "--logits_all", "true"],
         stdout=log, stderr=subprocess.STDOUT)
