@@ -462,7 +462,9 @@ def markdown(res: dict) -> str:
               "wall s: seconds the row took, model loading excluded. LM calls are cached "
               "on disk and counted whether or not the cache answered them, so a row that "
               "repeats prompts an earlier row made (ig scoring the seed z's that "
-              "likelihood_only already scored, say) takes less time than it would alone."]
+              "likelihood_only already scored, say) takes less time than it would alone; "
+              "*_mixture rows count only the calls the cache did not answer (z*'s labels of D' "
+              "are its search's), so a mixture stopped and run again counts its last part."]
     if any(m in FITTED_METHODS for methods in res["summary"].values() for m in methods):
         lines += ["*_fitted rows: M_L (and for ig_fitted M_prior, a Bradley-Terry reward model) "
                   "fitted to the simulated person's judgments of the husky world "
