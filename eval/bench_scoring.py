@@ -76,7 +76,8 @@ def main() -> None:
     tpl = load_template("likelihood")
     labels = ("husky", "labrador", "dalmatian", "poodle")
     exs = examples(args.examples)
-    lik_fast, lik_slow = Likelihood(fast, tpl, labels), Likelihood(slow, tpl, labels)
+    lik_fast = Likelihood(fast, tpl, labels)
+    lik_slow = lik_fast.with_lm(slow)
 
     z_tokens = len(fast._encode(Z, False))
     x_tokens = sum(len(fast._encode(e.input, False)) for e in exs) / len(exs)

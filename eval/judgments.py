@@ -160,9 +160,9 @@ def part_loop(args, work) -> dict:
                 "arm": name, "seed": seed, "test_accuracy": res.test_accuracy,
                 "train_accuracy": res.train_accuracy,
                 "person_test_accuracy": person_accuracy(res.best.hypothesis.text, task.test),
-                "best": res.best.hypothesis.text, "lm_calls": res.extra["lm_calls"],
-                "likelihood_model": res.extra["likelihood_model"],
-                "adapters": res.extra["adapters"], **done()})
+                "best": res.best.hypothesis.text, "lm_calls": res.record.lm_calls,
+                "likelihood_model": res.record.likelihood_model,
+                "adapters": res.record.adapters, **done()})
             print(json.dumps(out["runs"][-1]), flush=True)
     out["same_seed_and_budget"] = {"max_calls": args.loop_calls,
                                    "generations": args.loop_generations}

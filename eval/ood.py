@@ -154,15 +154,15 @@ def run_lora_clf(task, seed: int, args, work: Path) -> dict:
 
 
 def _metered(lm, cache_dir):
-    from igtext.lm.budget import Budget
-    from igtext.lm.cache import DiskCache, MeteredLM
-    return MeteredLM(lm, DiskCache(cache_dir), Budget())
+    from igtext import components
+    return components.metered(lm, components.open_cache(cache_dir))
 
 
 def _likelihood(lm, task):
-    from igtext.likelihood import Likelihood
+    from igtext import components
+    from igtext.config import RunConfig
     from igtext.prompts import load_template
-    return Likelihood(lm, load_template("likelihood"), task.labels)
+    return components.likelihood(lm, RunConfig(), task, load_template("likelihood"))
 
 
 def run_zero_shot(task, lm, calibrate: bool) -> dict:
@@ -211,9 +211,10 @@ def search_dir(work: Path, task, seed: int, prior_weight: float,
 def run_search(task, seed, args, prior_weight, work: Path, lm,
                fitted: Path | None = None, loop: bool = False) -> tuple[dict, Path]:
     import igtext
+    from igtext.rundir import RunDir, read_result
     out = search_dir(work, task, seed, prior_weight, fitted and fitted_key(args, loop))
-    if (out / "result.json").exists():          # finished: its result
-        res = json.loads((out / "result.json").read_text())
+    if RunDir(out).result.exists():             # finished: its result
+        res = read_result(RunDir(out))
     else:
         if (out / "config.json").exists():      # a cut run of the same settings: continue it
             done = igtext.resume(out, model=lm, cache_dir=work / "cache")
@@ -221,11 +222,10 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
             done = igtext.search(task, config=search_config(args, seed, prior_weight, fitted,
                                                             loop),
                                  model=lm, out_dir=out, cache_dir=work / "cache")
-        res = done.extra
-    row = {"acc_D": res["train_accuracy"], "acc_Dprime": res["test_accuracy"],
-           "lm_calls": res["lm_calls"], "lm_tokens": res["lm_tokens"],
-           "z_star": res["best"]["text"],
-           "wall_s": res["wall_s"]}       # the search's own, summed over its resumed parts
+        res = done.record
+    row = {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
+           "lm_calls": res.lm_calls, "lm_tokens": res.lm_tokens, "z_star": res.best.text,
+           "wall_s": res.wall_s}          # the search's own, summed over its resumed parts
     return row | (unjudged_accuracy(out, lm, work) if loop else {}), out
 
 
@@ -249,14 +249,15 @@ def searched(bench: str, task, seed: int, args, arm: str, work: Path, lm, fitted
     reads. If the work directory was lost after the arm's row was made, the search is run
     again (`search_redone`); a row that reads a search whose z* is not the one of the arm's
     row says so (`z_star_as_in_row`: false)."""
+    from igtext.rundir import RunDir, read_result
     out = search_dir(work, task, seed, 1.0, tag)
     redone = {}
-    if not (out / "result.json").exists():
+    if not RunDir(out).result.exists():
         took = timer()
         _, out = run_search(task, seed, args, 1.0, work, lm, fitted if tag else None,
                             arm in LOOP_METHODS)
         redone = {"search_redone": True, "search_redone_s": took()}
-    z_star = json.loads((out / "result.json").read_text())["best"]["text"]
+    z_star = read_result(RunDir(out)).best.text
     made = [x["z_star"] for x in rows if (x["benchmark"], x["seed"], x["method"]) ==
             (bench, seed, arm)]
     if made and made[0] != z_star:
@@ -313,10 +314,10 @@ def execution(name: str, z: str, task, lik) -> float:
 
 def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
     """Rows for an Instruction Induction task."""
+    from igtext import components
+    from igtext.config import RunConfig
     from igtext.data import Hypothesis
     from igtext.objective import Scorer
-    from igtext.prior import Prior, PriorWeights
-    from igtext.prompts import load_template
     from igtext.tasks import instruction_induction as ii
     name = bench.split(":", 1)[1]
     lik = _likelihood(lm, task)
@@ -330,8 +331,8 @@ def run_open(bench: str, task, seed, args, lm, work: Path) -> dict:
                         "wall_s": round(r["wall_s"] + done(), 1)}
     done = timer()
     humans = ii.annotations(name)
-    prior = Prior(lm, load_template("prior_judge"), load_template("prior_text"),
-                  PriorWeights(5.0, 0.0, 0.0), None, "")
+    cfg = RunConfig()
+    prior = components.prior(lm, cfg, task, components.load_templates(cfg))
     scored = Scorer(lik, prior, task.train, len(task.train)).score([Hypothesis(h) for h in humans])
     accs = [execution(name, h, task, lik) for h in humans]
     best = max(range(len(humans)), key=lambda i: scored[i].objective)

@@ -26,20 +26,16 @@ import statistics
 import time
 from pathlib import Path
 
-from igtext.config import ProposerTrainingConfig
+from igtext import components
+from igtext.config import ProposerTrainingConfig, RunConfig
 from igtext.data import Example, Hypothesis, Task
-from igtext.likelihood import Likelihood
-from igtext.lm.budget import Budget
-from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.lm.cache import MeteredLM
 from igtext.lm.registry import converted_dir, load_model
 from igtext.objective import Scorer
-from igtext.prior import Prior, PriorWeights
-from igtext.prompts import load_template
 from igtext.proposer import Job, Proposer
 from igtext.tasks import instruction_induction as ii
 from igtext.traces import traces_from_instruction_induction
 from igtext.training.lora import read_meta
-from igtext.training.adapters import load_adapter_lm
 from igtext.training.proposer_ft import fit_proposer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,12 +90,13 @@ def train_fold(k: int, train_tasks: list[str], held: list[str], out: Path, args)
 
 def evaluate_task(name: str, seed: int, base: MeteredLM, tuned: MeteredLM, args) -> dict:
     demos, scoring, execute = task_sets(name, seed, args)
-    t = load_template
-    lik = Likelihood(base, t("likelihood"), None)
-    prior = Prior(base, t("prior_judge"), t("prior_text"), PriorWeights(5.0, 0.0, 0.0), None, "")
+    task = Task(name, _examples(demos, "demo"), (), None)
+    cfg = RunConfig()                  # the run's default M_L and prior
+    templates = components.load_templates(cfg)
+    lik = components.likelihood(base, cfg, task, templates["likelihood"])
+    prior = components.prior(base, cfg, task, templates)
     scorer = Scorer(lik, prior, _examples(scoring, "score"), len(scoring), 1.0, False)
     humans = ii.annotations(name)
-    task = Task(name, _examples(demos, "demo"), (), None)
     exec_examples = _examples(execute, "exec")
 
     def execution(z: str) -> float:
@@ -289,9 +286,7 @@ def main() -> None:
     folds = make_folds(tasks, args.folds)
     only = set(args.tasks.split(",")) if args.tasks else None
     base_lm = load_model(MODEL)
-    cache = DiskCache(default_cache_dir(None))
-    budget = Budget()
-    base = MeteredLM(base_lm, cache, budget)
+    base = components.metered(base_lm, components.open_cache())
     work = Path(args.work) / (f"r{args.rank}-t{args.top_layers}-lr{args.lr}-e{args.epochs}-"
                               f"p{args.per_instruction}-d{args.demos}-f{args.folds}")
     key = settings_key(args)
@@ -307,9 +302,7 @@ def main() -> None:
             continue
         training.append({"fold": k, **train_fold(k, [t for t in tasks if t not in fold], fold,
                                                  work / f"fold-{k}", args)})
-        tuned[k] = MeteredLM(load_adapter_lm(work / f"fold-{k}", "proposer",
-                                             converted_dir(MODEL), MODEL),
-                             cache, budget, base.usage)
+        tuned[k] = components.adapter_lm(base, "proposer", work / f"fold-{k}", MODEL)
     with open(rows_path, "a", encoding="utf-8") as log:
         for seed in range(args.seeds):        # then seed by seed, so a cut run stays balanced
             for k in tuned:

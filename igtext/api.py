@@ -10,10 +10,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from igtext import components
 from igtext.config import RunConfig, load_config
 from igtext.data import SearchResult, Task
 from igtext.lm.base import LanguageModel
-from igtext.run import execute, prepare_run_dir, read_run_dir
+from igtext.run import execute
+from igtext.rundir import prepare_run_dir, read_run_dir
 
 
 def _task(task: Task | str | os.PathLike) -> Task:
@@ -26,8 +28,7 @@ def _task(task: Task | str | os.PathLike) -> Task:
 def _model(config: RunConfig, model: LanguageModel | str | None) -> LanguageModel:
     if model is not None and not isinstance(model, str):
         return model
-    from igtext.lm.registry import load_model
-    return load_model(model or config.model, config.api)
+    return components.load_backend(config)
 
 
 def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathLike | None = None,
@@ -47,18 +48,14 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     overrides = {"seed": seed, "search.strategy": strategy, "budget.max_calls": max_calls,
                  "budget.max_tokens": max_tokens,
-                 "proposer.adapter": str(Path(proposer_adapter).resolve()) if proposer_adapter
-                 else None}
+                 "proposer.adapter": components.absolute(proposer_adapter)}
     if isinstance(model, str):
         overrides["model"] = model
     if proposal_prompts:
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides(**overrides)
     t = _task(task)
-    from igtext.run import check_adapters, check_budget, load_templates
-    load_templates(cfg)                  # bad input fails before anything is written
-    check_budget(t, cfg)
-    check_adapters(cfg)
+    components.preflight(t, cfg, out_dir, backend_given=not isinstance(model, (str, type(None))))
     lm = _model(cfg, model)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
     rd = prepare_run_dir(out, t, cfg)
@@ -68,7 +65,6 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
 def resume(run_dir: str | os.PathLike, *, model: LanguageModel | None = None,
            cache_dir: str | os.PathLike | None = None, progress: bool = False) -> SearchResult:
     """Continue a run from its last checkpoint (it ends as an uninterrupted run would)."""
-    from igtext.run import check_adapters
     rd, task, cfg = read_run_dir(run_dir)
-    check_adapters(cfg)
+    components.check_adapters(cfg)
     return execute(rd, task, cfg, _model(cfg, model), cache_dir, progress=progress)

@@ -161,28 +161,28 @@ def _proposal_templates(values: list[str]) -> dict[str, str]:
 
 
 def _print_result(res) -> None:
-    r = res.extra
-    print(f"\nz* ({r['best']['id']}):\n{r['best']['text']}\n")
-    print(f"objective {r['best']['objective']:.2f} = prior {r['best']['prior']:.2f} "
-          f"+ log-likelihood {r['best']['loglik']:.2f}")
+    r = res.record
+    print(f"\nz* ({r.best.id}):\n{r.best.text}\n")
+    print(f"objective {r.best.objective:.2f} = prior {r.best.prior:.2f} "
+          f"+ log-likelihood {r.best.loglik:.2f}")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     for split in ("train", "test"):
-        a = r["accuracy"].get(split) or {}
-        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        acc = r.accuracy.get(split)
         name = "D " if split == "train" else "D'"
-        print(f"accuracy on {name} ({split}): "
-              f"calibrated {fmt(a.get('calibrated'))}, raw {fmt(a.get('raw'))}")
-    dollars = f", ${r['lm_dollars']:.4f}" if r.get("lm_dollars") else ""
-    print(f"LM calls {r['lm_calls']} ({r['lm_calls_cached']} cached), tokens {r['lm_tokens']}"
+        print(f"accuracy on {name} ({split}): calibrated "
+              f"{fmt(acc and acc.calibrated)}, raw {fmt(acc and acc.raw)}")
+    dollars = f", ${r.lm_dollars:.4f}" if r.lm_dollars else ""
+    print(f"LM calls {r.lm_calls} ({r.lm_calls_cached} cached), tokens {r.lm_tokens}"
           f"{dollars}, "
-          f"wall {r['wall_s']:.1f} s" + (f"; budget stopped the search: {r['budget_exhausted']}"
-                                        if r["budget_exhausted"] else ""))
+          f"wall {r.wall_s:.1f} s" + (f"; budget stopped the search: {r.budget_exhausted}"
+                                     if r.budget_exhausted else ""))
 
 
 def _cmd_run(a) -> None:
+    from igtext.components import absolute, load_backend, preflight
     from igtext.config import load_config
-    from igtext.lm.registry import check_model_name
-    from igtext.run import (check_adapters, check_budget, check_run_dir_free, execute,
-                            load_templates, prepare_run_dir)
+    from igtext.run import execute
+    from igtext.rundir import prepare_run_dir
     from igtext.tasks import load_task
 
     cfg = load_config(a.config)
@@ -190,17 +190,13 @@ def _cmd_run(a) -> None:
     cfg = cfg.with_overrides(**{
         "seed": a.seed, "search.strategy": a.search, "search.generations": a.generations,
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
-        "api.base_url": a.base_url, "prior.adapter": _absolute(a.prior_adapter),
-        "likelihood.adapter": _absolute(a.likelihood_adapter), "refresh.every": a.refresh_every,
-        "refresh.judge": a.judge, "proposer.adapter": _absolute(a.proposer_adapter),
+        "api.base_url": a.base_url, "prior.adapter": absolute(a.prior_adapter),
+        "likelihood.adapter": absolute(a.likelihood_adapter), "refresh.every": a.refresh_every,
+        "refresh.judge": a.judge, "proposer.adapter": absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
-    load_templates(cfg)
-    check_budget(task, cfg)
-    check_model_name(cfg.model)
-    check_adapters(cfg)
-    check_run_dir_free(a.out)              # before the model loads
-    lm = _load(cfg)
+    preflight(task, cfg, a.out)            # before the model loads
+    lm = load_backend(cfg)
     annotator = _person(cfg, task)
     rd = prepare_run_dir(a.out, task, cfg)
     _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
@@ -233,67 +229,50 @@ def _person(cfg, task):
     return WebAnnotator(collector, task.labels)
 
 
-def _load(cfg):
-    """The run's model; any failure to load or reach it is bad input (exit 2)."""
-    from igtext.errors import InputError, ModelError
-    from igtext.lm.registry import load_model
-    try:
-        lm = load_model(cfg.model, cfg.api)
-    except ModelError as e:
-        raise InputError(str(e), field="model") from None
-    if not lm.supports_logprobs:
-        raise InputError(f"{lm.name} gives no log-probabilities, and the search scores "
-                         f"M_L(y|x,z) by likelihood", field="model")
-    return lm
-
-
-def _absolute(path: str | None) -> str | None:
-    """Adapter paths are saved absolute, so a run resumes from any directory."""
-    from pathlib import Path
-    return str(Path(path).resolve()) if path else None
+def _reopen(rundir: str, base_url: str | None):
+    """A run directory's task and config (with the server named again), and its model."""
+    from igtext.components import check_adapters, load_backend
+    from igtext.rundir import read_run_dir
+    rd, task, cfg = read_run_dir(rundir)
+    cfg = cfg.with_overrides(**{"api.base_url": base_url})
+    check_adapters(cfg)
+    return rd, task, cfg, load_backend(cfg)
 
 
 def _cmd_resume(a) -> None:
-    from igtext.run import check_adapters, execute, read_run_dir
-
-    rd, task, cfg = read_run_dir(a.rundir)
-    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
-    check_adapters(cfg)
-    _print_result(execute(rd, task, cfg, _load(cfg), a.cache_dir, progress=not a.quiet,
+    from igtext.run import execute
+    rd, task, cfg, lm = _reopen(a.rundir, a.base_url)
+    _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
                           annotator=_person(cfg, task)))
 
 
 def _cmd_label(a) -> None:
     from igtext.errors import InputError
     from igtext.label import label_mixture, label_split
-    from igtext.run import read_run_dir
     if a.mixture < 0 or not 0 <= a.abstain_below <= 1 or not 0 <= a.min_weight < 1:
         raise InputError("--mixture must be >= 0, --abstain-below in [0, 1] and --min-weight "
                          "in [0, 1)", field="mixture")
-    _, _, cfg = read_run_dir(a.rundir)
-    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
+    lm = _reopen(a.rundir, a.base_url)[3]
     if a.mixture:
         print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture, a.abstain_below,
-                                       model=_load(cfg), cache_dir=a.cache_dir,
+                                       model=lm, cache_dir=a.cache_dir,
                                        min_weight=a.min_weight)))
     else:
-        print(json.dumps(label_split(a.rundir, a.split, a.out, model=_load(cfg),
+        print(json.dumps(label_split(a.rundir, a.split, a.out, model=lm,
                                      cache_dir=a.cache_dir)))
 
 
 def _cmd_distil(a) -> None:
     from igtext.distil import distil
     from igtext.errors import InputError
-    from igtext.run import read_run_dir
-    _, _, cfg = read_run_dir(a.rundir)
-    cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
     if a.epochs < 1:
         raise InputError("must be at least 1", field="epochs")
+    lm = _reopen(a.rundir, a.base_url)[3]
     from dataclasses import replace
 
     from igtext.training.classifier import SETTINGS
     lora = replace(SETTINGS, epochs=a.epochs, seed=a.seed)
-    print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=_load(cfg),
+    print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=lm,
                             cache_dir=a.cache_dir, student=a.student, lora_settings=lora,
                             progress=sys.stderr.isatty())))
 
@@ -330,31 +309,17 @@ def _cmd_report(a) -> None:
     print(json.dumps(info))
 
 
-def _run_hypotheses(rundir) -> list[tuple[str, str, float]]:
-    """(id, text, objective) of every fully scored hypothesis of a run, best first."""
-    from igtext.runview import load_run
-    return [(d.id, d.text, d.objective) for d in load_run(rundir).ranked() if d.text]
-
-
 def _cmd_judge(a) -> None:
-    import random
-
-    from igtext.errors import InputError
-    from igtext.judgments.annotators import TerminalAnnotator
-    from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
-    from igtext.run import read_run_dir
+    from igtext.judgments.annotators import TerminalAnnotator, ask, questions
+    from igtext.judgments.store import JudgmentStore
+    from igtext.rundir import read_run_dir
+    from igtext.runview import load_run
 
     rd, task, _ = read_run_dir(a.rundir)
-    hyps = [t for _, t, _ in _run_hypotheses(a.rundir)]
-    if len(hyps) < (2 if a.kind == "compare" else 1):
-        raise InputError("the run has too few scored hypotheses to ask about", file=a.rundir)
-    rng = random.Random(a.seed)
-    if a.kind == "compare":
-        items = [tuple(rng.sample(hyps, 2)) for _ in range(a.n)]
-    else:
-        inputs = [e.input for e in task.train + task.test]
-        items = [(rng.choice(hyps[:5]), rng.choice(inputs)) for _ in range(a.n)]
-    store = JudgmentStore(a.store or rd.root / "judgments.sqlite")
+    hyps = [d.text for d in load_run(a.rundir).hypotheses()]
+    items = questions(hyps, [e.input for e in task.train + task.test], a.kind, a.n, a.seed,
+                      a.rundir)
+    store = JudgmentStore(a.store or rd.judgments)
     if a.web:
         from igtext.judgments.web import WebAnnotator, WebCollector
         collector = WebCollector(a.port)
@@ -362,13 +327,7 @@ def _cmd_judge(a) -> None:
         ann = WebAnnotator(collector, task.labels, a.annotator)
     else:
         ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator)
-    if a.kind == "compare":
-        got = ann.compare(items)
-        new = [Comparison(x, y, w, ann.annotator, ann.source) for (x, y), w in zip(items, got) if w]
-    else:
-        got = ann.label(items)
-        new = [LabelJudgment(z, x, ans, dist, ann.annotator, ann.source)
-               for (z, x), (ans, dist) in zip(items, got) if ans or dist]
+    new = ask(ann, items if a.kind == "compare" else [], items if a.kind == "label" else [])
     store.add(new)
     print(json.dumps({"recorded": len(new), "store": str(store.path), **store.counts()}))
 
@@ -379,7 +338,8 @@ def _cmd_judgments(a) -> None:
     if a.action == "export":
         n = store.export_jsonl(a.file)
     else:
-        known = {i: t for i, t, _ in _run_hypotheses(a.run)} if a.run else None
+        from igtext.runview import load_run
+        known = {d.id: d.text for d in load_run(a.run).hypotheses()} if a.run else None
         n = store.import_jsonl(a.file, known)
     print(json.dumps({a.action + "ed": n, **store.counts()}))
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from igtext.records import RunResult
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class Task:
     """A labelled set D (`train`), a shifted set D' (`test`), and what to predict.
 
     `labels` is the closed label set for classification, or None for open-ended outputs.
+    `world` names the simulated world that generated the task, if one did: its simulated
+    person can then answer step-3 questions (`refresh.judge: simulated`).
     """
     name: str
     train: tuple[Example, ...]
@@ -25,6 +30,7 @@ class Task:
     labels: tuple[str, ...] | None = None
     initial_hypothesis: str | None = None
     description: str = ""
+    world: str | None = None
 
     @property
     def is_classification(self) -> bool:
@@ -35,6 +41,7 @@ class Task:
             "name": self.name, "description": self.description,
             "labels": list(self.labels) if self.labels is not None else None,
             "initial_hypothesis": self.initial_hypothesis,
+            **({"world": self.world} if self.world else {}),
             "train": [_example_dict(e) for e in self.train],
             "test": [_example_dict(e) for e in self.test],
         }
@@ -44,7 +51,7 @@ class Task:
         return cls(
             name=d["name"], description=d.get("description", ""),
             labels=tuple(d["labels"]) if d.get("labels") is not None else None,
-            initial_hypothesis=d.get("initial_hypothesis"),
+            initial_hypothesis=d.get("initial_hypothesis"), world=d.get("world"),
             train=tuple(Example(**e) for e in d["train"]),
             test=tuple(Example(**e) for e in d["test"]),
         )
@@ -150,9 +157,16 @@ class Scored:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """What a search returns: the best hypothesis and everything needed to audit it."""
+    """What a search returns: the best hypothesis, every scored candidate (best first), and
+    the run's `RunResult` record (what result.json holds)."""
     best: Scored
     candidates: tuple[Scored, ...]
-    train_accuracy: float | None
-    test_accuracy: float | None
-    extra: Mapping = field(default_factory=dict)
+    record: "RunResult"
+
+    @property
+    def train_accuracy(self) -> float | None:
+        return self.record.train_accuracy
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.record.test_accuracy

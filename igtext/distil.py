@@ -131,7 +131,8 @@ def judged_inputs(run_dir, z: str | None = None) -> dict[str, list[dict[str, flo
     step-3 loop or `igtext judge`), each with its answers as distributions over the labels
     (an answer alone counts as certain); `z`: only judgments under that z."""
     from igtext.judgments.store import JudgmentStore
-    path = Path(run_dir) / "judgments.sqlite"
+    from igtext.rundir import RunDir
+    path = RunDir(Path(run_dir)).judgments
     out: dict[str, list[dict[str, float]]] = {}
     if path.exists():
         for j in JudgmentStore(path).labels():
@@ -227,15 +228,14 @@ def distil(run_dir: str | os.PathLike, out: str | os.PathLike, heldout: float = 
     probs = fitted.predict_proba([texts[i] for i in held])
     student_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    from igtext.likelihood import Likelihood
-    fresh = Likelihood(run.backend, lik.template, task.labels, lik.content_free)   # no cache
+    fresh = lik.with_lm(run.backend)           # no cache: M_L's own speed
     alone = fresh.judge(z, [examples[i] for i in held])
     teacher_s = time.perf_counter() - t0
     labels = list(task.labels)
     pred = [max(p, key=p.get) for p in probs]
     teach = [labels[int(np.argmax(soft[i]))] for i in held]
     m_l = [j.predicted(cfg.likelihood.calibrate) for j in alone]
-    report = {"run": str(run_dir), "z_star": result["best"]["id"], "teacher": source,
+    report = {"run": str(run_dir), "z_star": result.best.id, "teacher": source,
               "student": student, "fit_s": round(fit_s, 1),
               "train": len(train), "heldout": len(held),
               "heldout_ids": [examples[i].id for i in held],

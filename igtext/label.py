@@ -7,15 +7,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from igtext import components
 from igtext.config import RunConfig
 from igtext.data import Example, Task
 from igtext.errors import RunDirError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel
-from igtext.lm.budget import Budget
-from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.lm.cache import MeteredLM
 from igtext.prompts import load_template
-from igtext.run import answer_tokens, read_run_dir
+from igtext.records import RunResult
+from igtext.rundir import read_result, read_run_dir
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class FinishedRun:
     `lm`; `backend` is the same model uncached (for timing it)."""
     task: Task
     config: RunConfig
-    result: dict
+    result: RunResult
     examples: tuple[Example, ...]
     backend: LanguageModel
     lm: MeteredLM
@@ -33,32 +34,25 @@ class FinishedRun:
 
     @property
     def z_star(self) -> str:
-        return self.result["best"]["text"]
+        return self.result.best.text
 
 
 def finished_run(run_dir, split: str, model=None, cache_dir=None) -> FinishedRun:
     """The finished run's task, config, result, the split's examples and its M_L."""
     rd, task, cfg = read_run_dir(run_dir)
-    if not rd.result.exists():
-        raise RunDirError("the run has not finished (no result.json); resume it first",
-                          file=str(rd.root))
-    result = json.loads(rd.result.read_text())
+    result = read_result(rd)
     examples = {"train": task.train, "test": task.test}.get(split)
     if examples is None:
         raise RunDirError(f"unknown split {split!r} (train or test)", field="split")
     if model is None:
         from igtext.lm.registry import load_model
         model = load_model(cfg.model, cfg.api)
-    refitted = result.get("adapters", {}).get("likelihood")
-    adapter = rd.root / refitted if refitted else cfg.likelihood.adapter
-    if adapter:
-        from igtext.lm.registry import base_model_dir
-        from igtext.training.likelihood_ft import load_tuned_lm
-        model = load_tuned_lm(adapter, base_model_dir(cfg.model), cfg.model)
-    lm = MeteredLM(model, DiskCache(default_cache_dir(cache_dir)), Budget())
-    lik = Likelihood(lm, load_template("likelihood", cfg.templates.get("likelihood")),
-                     task.labels, cfg.likelihood.content_free)
-    return FinishedRun(task, cfg, result, tuple(examples), model, lm, lik)
+    refitted = result.adapters.get("likelihood")
+    lik = components.likelihood(
+        components.metered(model, components.open_cache(cache_dir)), cfg, task,
+        load_template("likelihood", cfg.templates.get("likelihood")),
+        adapter=rd.resolve(refitted) if refitted else None)
+    return FinishedRun(task, cfg, result, tuple(examples), lik.lm.inner, lik.lm, lik)
 
 
 def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
@@ -72,15 +66,15 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
     task, result, examples, lm, lik = run.task, run.result, run.examples, run.lm, run.likelihood
     z = run.z_star
     calibrated = run.config.likelihood.calibrate
-    judgements = lik.judge(z, examples)
-    answers = (lik.answers(z, examples, answer_tokens(run.backend, task))
+    judgments = lik.judge(z, examples)
+    answers = (lik.answers(z, examples, components.answer_tokens(run.backend, task))
                if task.labels is None else None)
     n_correct = n_gold = 0
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8") as f:
-        for i, (e, j) in enumerate(zip(examples, judgements)):
+        for i, (e, j) in enumerate(zip(examples, judgments)):
             dist = j.calibrated if calibrated else j.raw
-            row = {"id": e.id, "input": e.input, "hypothesis_id": result["best"]["id"]}
+            row = {"id": e.id, "input": e.input, "hypothesis_id": result.best.id}
             if dist:
                 row["label"] = j.predicted(calibrated)
                 row["probs"] = {k: math.exp(v) for k, v in dist.items()}

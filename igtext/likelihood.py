@@ -51,6 +51,10 @@ class Likelihood:
         self.labels = tuple(labels) if labels is not None else None
         self.content_free = content_free
 
+    def with_lm(self, lm: LanguageModel) -> "Likelihood":
+        """The same M_L (template, labels, content-free input) read from another model."""
+        return Likelihood(lm, self.template, self.labels, self.content_free)
+
     def prompt(self, z: str, x: str) -> str:
         return self.template.render(z=z, input=x, labels=list(self.labels or []))
 

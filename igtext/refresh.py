@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import itertools
 import random
-from pathlib import Path
 
+from igtext import components
 from igtext.data import Task
-from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
-from igtext.likelihood import Likelihood
+from igtext.judgments.annotators import ask
+from igtext.judgments.store import JudgmentStore
 from igtext.lm.cache import MeteredLM
+from igtext.lm.registry import base_model_dir
+from igtext.records import Refresh
+from igtext.rundir import RunDir
 from igtext.search.base import SearchContext
 from igtext.training.likelihood_ft import RECIPE as LIKELIHOOD_RECIPE
-from igtext.training.likelihood_ft import fit_likelihood, load_tuned_lm
+from igtext.training.likelihood_ft import fit_likelihood
 from igtext.training.lora import LoraSettings
-from igtext.training.reward import RewardPrior, fit_prior
+from igtext.training.reward import fit_prior
 
 PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
 LIKELIHOOD_LORA = LIKELIHOOD_RECIPE
@@ -35,11 +38,12 @@ WARM_LR_SCALE = 0.25      # learning rate of a refit that continues from a fitte
 
 
 class Refresher:
-    def __init__(self, root: Path, task: Task, config, annotator, store: JudgmentStore,
-                 base_dir: Path, base_name: str, metered: MeteredLM, progress: bool = False):
-        self.root, self.task, self.cfg, self.annotator = root, task, config, annotator
-        self.store, self.base_dir, self.base_name = store, base_dir, base_name
-        self.metered, self.progress = metered, progress
+    def __init__(self, rd: RunDir, task: Task, config, annotator, store: JudgmentStore,
+                 metered: MeteredLM, progress: bool = False):
+        self.rd, self.task, self.cfg, self.annotator = rd, task, config, annotator
+        self.store, self.metered, self.progress = store, metered, progress
+        self.base_name = config.model
+        self.base_dir = base_model_dir(config.model)
 
     def __call__(self, ctx: SearchContext) -> None:
         r = self.cfg.refresh
@@ -57,22 +61,18 @@ class Refresher:
         pairs = [(a, b) if rng.random() < 0.5 else (b, a) for a, b in pairs if a != b]
         inputs = [e.input for e in self.task.train + self.task.test]
         items = [(rng.choice(top), rng.choice(inputs)) for _ in range(r.labels)] if top else []
-        winners = self.annotator.compare(pairs) if pairs else []
-        answers = self.annotator.label(items) if items else []
+        self.store.add(ask(self.annotator, pairs, items))
         src, who = self.annotator.source, self.annotator.annotator
-        self.store.add([Comparison(a, b, w, who, src) for (a, b), w in zip(pairs, winners) if w]
-                       + [LabelJudgment(z, x, ans, dist, who, src)
-                          for (z, x), (ans, dist) in zip(items, answers) if ans or dist])
         adapters = self._refit(state.generation)
         self.install(ctx, adapters)
         keep = [state.scored[i].hypothesis for i in state.population]
         state.scored = {}
         ctx.score(keep)
         counts = self.store.counts()
-        ctx.log.emit("refresh", generation=state.generation, judge=src, annotator=who,
-                     new_comparisons=len(pairs), new_labels=len(items), store=counts,
-                     adapters={k: v["path"] for k, v in adapters.items()},
-                     fit={k: v["report"] for k, v in adapters.items()})
+        ctx.log.emit(Refresh(generation=state.generation, judge=src, annotator=who,
+                             new_comparisons=len(pairs), new_labels=len(items), store=counts,
+                             adapters={k: v["path"] for k, v in adapters.items()},
+                             fit={k: v["report"] for k, v in adapters.items()}))
         state.adapters = {k: v["path"] for k, v in adapters.items()}
 
     def _refit(self, generation: int) -> dict:
@@ -80,23 +80,23 @@ class Refresher:
         out = {}
         comps = [(c.z_a, c.z_b, c.winner) for c in self.store.comparisons()]
         if sum(w in ("a", "b") for _, _, w in comps) >= 4:
-            path = self.root / "adapters" / f"prior-g{generation}"
+            path = self.rd.adapter("prior", generation)
             init = self.cfg.prior.adapter
             rep = fit_prior(comps, self.base_dir, path,
                             _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed,
                                   lr=PRIOR_LORA.lr * (WARM_LR_SCALE if init else 1)),
                             base_name=self.base_name, progress=self.progress, init=init)
-            out["prior"] = {"path": str(path.relative_to(self.root)), "report": rep}
+            out["prior"] = {"path": self.rd.relative(path), "report": rep}
         labels = self.store.labels()
         if self.task.labels and len(labels) >= 4:
-            path = self.root / "adapters" / f"likelihood-g{generation}"
+            path = self.rd.adapter("likelihood", generation)
             init = self.cfg.likelihood.adapter
             rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
                                  _with(LIKELIHOOD_LORA, epochs=r.likelihood_epochs,
                                        seed=self.cfg.seed,
                                        lr=LIKELIHOOD_LORA.lr * (WARM_LR_SCALE if init else 1)),
                                  base_name=self.base_name, progress=self.progress, init=init)
-            out["likelihood"] = {"path": str(path.relative_to(self.root)), "report": rep}
+            out["likelihood"] = {"path": self.rd.relative(path), "report": rep}
         return out
 
     def install(self, ctx: SearchContext, adapters: dict) -> None:
@@ -104,13 +104,11 @@ class Refresher:
         paths = {k: (v["path"] if isinstance(v, dict) else v) for k, v in adapters.items()}
         scorer = ctx.scorer
         if "prior" in paths:
-            scorer.prior = RewardPrior(self.root / paths["prior"], self.base_dir,
-                                       weight=self.cfg.prior.reward_weight)
+            scorer.prior = components.reward_prior(self.rd.resolve(paths["prior"]), self.cfg)
         if "likelihood" in paths:
-            tuned = load_tuned_lm(self.root / paths["likelihood"], self.base_dir, self.base_name)
-            lm = MeteredLM(tuned, self.metered.cache, self.metered.budget, self.metered.usage)
-            old = scorer.likelihood
-            scorer.likelihood = Likelihood(lm, old.template, old.labels, old.content_free)
+            scorer.likelihood = scorer.likelihood.with_lm(components.adapter_lm(
+                self.metered, "likelihood", self.rd.resolve(paths["likelihood"]),
+                self.base_name))
 
 
 def _with(settings: LoraSettings, **kw) -> LoraSettings:

@@ -71,7 +71,7 @@ def context(view: RunView, top: int = 8) -> dict:
     heat = ranked[:top]
     if best and best not in heat:
         heat = [best] + heat[: top - 1]
-    last = view.result or view.last
+    last = view.usage
     return {
         "view": view, "start": view.start, "result": view.result, "best": best,
         "warnings": list(view.warnings), "generations": view.generations,
@@ -80,9 +80,9 @@ def context(view: RunView, top: int = 8) -> dict:
         "population": plots.population(list(view.drafts.values()), best.id if best else None),
         "lineage": view.lineage(best.id) if best else None,
         "diffs": _diffs(view.best_path()), "heatmap": _heatmap(view, heat),
-        "usage": {"calls": last.get("lm_calls"), "cached": last.get("lm_calls_cached"),
-                  "tokens": last.get("lm_tokens"),
-                  "dollars": (view.result or {}).get("lm_dollars"),
+        "usage": {"calls": last.lm_calls, "cached": last.lm_calls_cached,
+                  "tokens": last.lm_tokens,
+                  "dollars": view.result.lm_dollars if view.result else None,
                   "wall_s": view.elapsed()},
         "budget": (view.config or {}).get("budget", {}),
         "refreshes": view.refreshes, "made": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Mapping
 
 from igtext.errors import RunDirError
-from igtext.run import RunDir
+from igtext.records import (Checkpoint, Event, Propose, Refresh, RunEnd, RunResult, RunStart,
+                            Score, Select, check_format, parse_record)
+from igtext.rundir import RunDir
 from igtext.runlog import read_events
 
 
@@ -75,12 +77,12 @@ class LineageNode:
 @dataclass(frozen=True)
 class RunView:
     root: Path
-    events: tuple[dict, ...]
+    events: tuple[Event, ...]
     drafts: Mapping[str, Draft]
     generations: tuple[GenerationStat, ...]
     config: Mapping | None
     task: Mapping | None
-    result: Mapping | None
+    result: RunResult | None
     warnings: tuple[str, ...]
 
     @property
@@ -88,16 +90,22 @@ class RunView:
         return self.result is not None
 
     @property
-    def start(self) -> Mapping:
-        return next((e for e in self.events if e.get("event") == "run_start"), {})
+    def start(self) -> RunStart:
+        """The run_start event (an empty one if the log lost it)."""
+        return next((e for e in self.events if isinstance(e, RunStart)), RunStart())
 
     @property
-    def last(self) -> Mapping:
+    def last(self) -> Event:
         return self.events[-1]
 
     @property
-    def refreshes(self) -> list[dict]:
-        return [e for e in self.events if e.get("event") == "refresh"]
+    def usage(self) -> RunResult | Event:
+        """Where the LM calls and tokens used are read: the result, else the last event."""
+        return self.result or self.last
+
+    @property
+    def refreshes(self) -> list[Refresh]:
+        return [e for e in self.events if isinstance(e, Refresh)]
 
     def ranked(self, current: bool = False) -> list[Draft]:
         """Fully scored drafts, best objective first; `current`: only those scored under the
@@ -105,11 +113,15 @@ class RunView:
         done = [d for d in self.drafts.values() if d.complete and (d.current or not current)]
         return sorted(done, key=lambda d: (-d.objective, d.id))
 
+    def hypotheses(self) -> list[Draft]:
+        """Every fully scored draft with a text, best first (what `igtext judge` asks about)."""
+        return [d for d in self.ranked() if d.text]
+
     def best(self) -> Draft | None:
         """z* of a finished run; else the best at the last selection (scores of one model:
         a step-3 refresh rescores the population), else the best full score so far."""
         if self.result:
-            return self.drafts.get(self.result["best"]["id"])
+            return self.drafts.get(self.result.best.id)
         if self.generations and self.generations[-1].best in self.drafts:
             return self.drafts[self.generations[-1].best]
         ranked = self.ranked()
@@ -117,9 +129,9 @@ class RunView:
 
     def elapsed(self) -> float | None:
         """Wall seconds: the result's, else from the first to the last event."""
-        if self.result and self.result.get("wall_s") is not None:
-            return self.result["wall_s"]
-        times = [e["time"] for e in self.events if isinstance(e.get("time"), (int, float))]
+        if self.result:
+            return self.result.wall_s
+        times = [e.time for e in self.events if e.time is not None]
         return round(times[-1] - times[0], 1) if len(times) > 1 else None
 
     def draft(self, draft_id: str) -> Draft:
@@ -174,70 +186,83 @@ def _read_json(path: Path, warnings: list[str]) -> dict | None:
         return None
 
 
-def _drafts(events: list[dict], checkpoint: dict | None) -> dict[str, Draft]:
+def _read_record(cls, path: Path, warnings: list[str]):
+    """A run record, or None with a warning if it is unreadable (a newer format is an
+    error: nothing shown from it could be trusted)."""
+    data = _read_json(path, warnings)
+    if not isinstance(data, dict):
+        return None
+    check_format(data, str(path))
+    try:
+        return parse_record(cls, data, str(path))
+    except RunDirError as e:
+        warnings.append(f"{e}; left out")
+        return None
+
+
+def _drafts(events: list[Event], checkpoint: Checkpoint | None) -> dict[str, Draft]:
     first_gen: dict[str, int] = {}
-    made: dict[str, dict] = {}
+    made: dict[str, Propose] = {}
     for e in events:
-        if e.get("event") in ("propose", "score") and e.get("id"):
-            first_gen.setdefault(e["id"], e.get("generation", 0))
-            if e.get("event") == "propose":
-                made.setdefault(e["id"], e)
-    latest: dict[str, dict] = {}
+        if isinstance(e, (Propose, Score)) and e.id:
+            first_gen.setdefault(e.id, e.generation)
+            if isinstance(e, Propose):
+                made.setdefault(e.id, e)
+    latest: dict[str, Score] = {}
     at: dict[str, int] = {}
     for n, e in enumerate(events):
-        if e.get("event") == "score" and e.get("id"):
-            prev = latest.get(e["id"])
-            if prev is None or e.get("complete") or not prev.get("complete"):
-                latest[e["id"]], at[e["id"]] = e, n
+        if isinstance(e, Score):
+            prev = latest.get(e.id)
+            if prev is None or e.complete or not prev.complete:
+                latest[e.id], at[e.id] = e, n
     current = _current(events, at)
-    saved = (checkpoint or {}).get("state", {}).get("scored", {})
+    saved = checkpoint.state.get("scored", {}) if checkpoint else {}
     out = {}
     for i, gen in first_gen.items():
-        s, p = latest.get(i, {}), made.get(i, {})
+        s, p = latest.get(i), made.get(i)
         src = s or p
-        per = s.get("example_loglik") or saved.get(i, {}).get("example_loglik", {})
-        wrong = s.get("wrong")
+        per = (s.example_loglik if s else None) or saved.get(i, {}).get("example_loglik", {})
+        wrong = s.wrong if s else None
         if wrong is None:
             wrong = sorted(k for k, ok in saved.get(i, {}).get("example_correct", {}).items()
                            if not ok)
-        out[i] = Draft(id=i, text=src.get("text") or p.get("text") or "", generation=gen,
-                       operator=src.get("operator") or "?",
-                       parents=tuple(src.get("parents") or ()),
-                       template_hash=src.get("template_hash"), prior=s.get("prior"),
-                       prior_parts=s.get("prior_parts") or {}, loglik=s.get("loglik"),
-                       objective=s.get("objective"), accuracy=s.get("accuracy"),
-                       complete=bool(s.get("complete")), n_scored=s.get("n_scored") or 0,
-                       example_loglik=per,
+        out[i] = Draft(id=i, text=src.text or (p.text if p else None) or "", generation=gen,
+                       operator=src.operator or "?", parents=tuple(src.parents),
+                       template_hash=src.template_hash, prior=s.prior if s else None,
+                       prior_parts=s.prior_parts if s else {},
+                       loglik=s.loglik if s else None, objective=s.objective if s else None,
+                       accuracy=s.accuracy if s else None, complete=bool(s and s.complete),
+                       n_scored=s.n_scored if s else 0, example_loglik=per,
                        wrong=tuple(wrong), current=i in current)
     return out
 
 
-def _current(events: list[dict], at: Mapping[str, int]) -> set[str]:
+def _current(events: list[Event], at: Mapping[str, int]) -> set[str]:
     """Ids whose latest score is under the run's latest models: all without a refresh; else
     those scored after the last refresh event, and the population it rescored (scored
     between the last selection and that event)."""
-    last = max((n for n, e in enumerate(events) if e.get("event") == "refresh"), default=None)
+    last = max((n for n, e in enumerate(events) if isinstance(e, Refresh)), default=None)
     if last is None:
         return set(at)
-    select = max((n for n, e in enumerate(events[:last]) if e.get("event") == "select"),
+    select = max((n for n, e in enumerate(events[:last]) if isinstance(e, Select)),
                  default=-1)
     return {i for i, n in at.items() if n > select}
 
 
-def _generations(events: list[dict]) -> list[GenerationStat]:
+def _generations(events: list[Event]) -> list[GenerationStat]:
     """One row per selection, with the best's score as it stood then (a later step-3
     refresh rescores drafts under refitted models)."""
-    out, latest = [], {}
+    out: list[GenerationStat] = []
+    latest: dict[str, Score] = {}
     for e in events:
-        if e.get("event") == "score" and e.get("complete"):
-            latest[e.get("id")] = e
-        if e.get("event") != "select":
+        if isinstance(e, Score) and e.complete:
+            latest[e.id] = e
+        if not isinstance(e, Select):
             continue
-        d = latest.get(e.get("best") or "", {})
-        stat = GenerationStat(e.get("generation", 0), e.get("best"), e.get("best_objective"),
-                              d.get("prior"), d.get("loglik"),
-                              tuple(e.get("population") or ()), len(latest), e.get("lm_calls"),
-                              e.get("lm_tokens"), e.get("time"))
+        d = latest.get(e.best or "")
+        stat = GenerationStat(e.generation, e.best, e.best_objective,
+                              d.prior if d else None, d.loglik if d else None,
+                              tuple(e.population), len(latest), e.lm_calls, e.lm_tokens, e.time)
         if out and out[-1].generation == stat.generation:
             out[-1] = stat                 # a resumed run replays the generation it was in
         else:
@@ -256,15 +281,18 @@ def load_run(run_dir: str | os.PathLike) -> RunView:
     warnings = [f"{p}; shown from the readable part" for p in problems]
     if not events:
         raise RunDirError("events.jsonl has no readable event", file=str(rd.events))
-    result = _read_json(rd.result, warnings)
-    if result is None and not any(e.get("event") == "run_end" for e in events):
+    start = next((e for e in events if isinstance(e, RunStart)), None)
+    if start is not None:
+        check_format({"format": start.format}, str(rd.events))
+    result = _read_record(RunResult, rd.result, warnings)
+    if result is None and not any(isinstance(e, RunEnd) for e in events):
         warnings.append("no result.json: the run is still going, or was killed "
                         "(`igtext resume` continues it)")
     for p in (rd.config, rd.task):
         if not p.exists():
             warnings.append(f"{p.name} is missing (an incomplete run directory); "
                             f"shown without it")
-    checkpoint = _read_json(rd.checkpoint, warnings)
+    checkpoint = _read_record(Checkpoint, rd.checkpoint, warnings)
     drafts = _drafts(events, checkpoint)
     return RunView(root=rd.root, events=tuple(events), drafts=drafts,
                    generations=tuple(_generations(events)),

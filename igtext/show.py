@@ -33,15 +33,15 @@ def _status(view: RunView) -> str:
 
 def _budget(view: RunView) -> Table:
     caps = (view.config or {}).get("budget", {})
-    last = view.result or view.last
+    last = view.usage
     t = Table(title="budget used", show_header=True)
     for col in ("", "used", "cap"):
         t.add_column(col)
-    t.add_row("LM calls", str(last.get("lm_calls")), str(caps.get("max_calls") or "-"))
-    t.add_row("of them from the cache", str(last.get("lm_calls_cached")), "")
-    t.add_row("tokens", str(last.get("lm_tokens")), str(caps.get("max_tokens") or "-"))
+    t.add_row("LM calls", str(last.lm_calls), str(caps.get("max_calls") or "-"))
+    t.add_row("of them from the cache", str(last.lm_calls_cached), "")
+    t.add_row("tokens", str(last.lm_tokens), str(caps.get("max_tokens") or "-"))
     if view.result:
-        t.add_row("dollars", str(view.result.get("lm_dollars")), str(caps.get("max_dollars") or "-"))
+        t.add_row("dollars", str(view.result.lm_dollars), str(caps.get("max_dollars") or "-"))
     t.add_row("wall seconds" + ("" if view.finished else " so far"), str(view.elapsed()), "")
     return t
 
@@ -73,8 +73,8 @@ def show_view(view: RunView, top: int = 5) -> Group:
     start = view.start
     parts: list = [Text.from_markup(
         f"[bold]{escape(str(view.root))}[/bold]: {_status(view)}; task "
-        f"{escape(str(start.get('task')))}, model {escape(str(start.get('model')))}, "
-        f"{escape(str(start.get('strategy')))} search, seed {escape(str(start.get('seed')))}")]
+        f"{escape(str(start.task))}, model {escape(str(start.model))}, "
+        f"{escape(str(start.strategy))} search, seed {escape(str(start.seed))}")]
     for w in view.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     parts.append(_generations(view))
@@ -85,8 +85,8 @@ def show_view(view: RunView, top: int = 5) -> Group:
         parts.append(Text(breakdown(best)))
     if view.result:
         r = view.result
-        parts.append(Text(f"accuracy ({r.get('accuracy_mode')}): D {_f(r.get('train_accuracy'), '.3f')}"
-                          f", D' {_f(r.get('test_accuracy'), '.3f')}"))
+        parts.append(Text(f"accuracy ({r.accuracy_mode}): D {_f(r.train_accuracy, '.3f')}"
+                          f", D' {_f(r.test_accuracy, '.3f')}"))
     t = Table(title=f"top {top} hypotheses" + (" (scored under the last refit models)"
                                               if view.refreshes else ""))
     for col in ("id", "gen", "op", "objective", "prior", "loglik", "acc"):
@@ -98,7 +98,7 @@ def show_view(view: RunView, top: int = 5) -> Group:
     parts.append(t)
     if view.refreshes:
         parts.append(Text(f"step-3 refreshes: {len(view.refreshes)} (generations "
-                          f"{', '.join(str(e.get('generation')) for e in view.refreshes)})"))
+                          f"{', '.join(str(e.generation) for e in view.refreshes)})"))
     parts.append(_budget(view))
     return Group(*parts)
 

@@ -66,11 +66,11 @@ def add_draft(run: Path, text: str, objective: float, parent: str) -> str:
 def test_recorded_run_is_a_real_finished_run():
     view = load_run(RECORDED)
     assert view.finished and not view.warnings
-    assert view.start["model"] == "smollm2-135m"
+    assert view.start.model == "smollm2-135m"
     assert [g.generation for g in view.generations] == list(range(len(view.generations)))
     assert len(view.generations) >= 3
     best = view.best()
-    assert best.id == view.result["best"]["id"] and best.complete and best.example_loglik
+    assert best.id == view.result.best.id and best.complete and best.example_loglik
     assert any(d.parents for d in view.drafts.values())
 
 
@@ -80,7 +80,7 @@ def test_show_prints_generations_best_breakdown_and_budget():
     best = view.best()
     assert "finished" in out and best.id in out
     assert f"prior {best.prior:.2f}" in out and f"log-likelihood {best.loglik:.2f}" in out
-    assert "budget used" in out and str(view.result["lm_calls"]) in out
+    assert "budget used" in out and str(view.result.lm_calls) in out
     for g in view.generations:
         assert g.best in out
     assert out.count("\n│ h") >= 3                       # three rows of the top table

@@ -277,15 +277,16 @@ def test_refresh_loop_with_simulated_person(tmp_path, tiny_dir):
     res = igtext.search(task, config=cfg, model=scripted_lm(), out_dir=tmp_path / "r",
                         cache_dir=tmp_path / "c")
     events, _ = read_events(tmp_path / "r" / "events.jsonl")
-    refreshes = [e for e in events if e["event"] == "refresh"]
-    assert [e["generation"] for e in refreshes] == [1, 2]
-    assert refreshes[-1]["store"]["comparisons"] >= 6 and refreshes[-1]["store"]["labels"] >= 8
-    assert set(res.extra["adapters"]) == {"prior", "likelihood"}
-    assert "+likelihood:" in res.extra["likelihood_model"]
+    refreshes = [e for e in events if e.event == "refresh"]
+    assert [e.generation for e in refreshes] == [1, 2]
+    assert refreshes[-1].store["comparisons"] >= 6 and refreshes[-1].store["labels"] >= 8
+    assert set(res.record.adapters) == {"prior", "likelihood"}
+    assert "+likelihood:" in res.record.likelihood_model
     assert res.best.prior_parts.get("reward") is not None      # the fitted prior is in use
 
     # killed after the first refresh, resumed: the same end as the uninterrupted run
-    from igtext.run import execute, prepare_run_dir
+    from igtext.run import execute
+    from igtext.rundir import prepare_run_dir
 
     class Crash(Exception):
         pass
@@ -328,6 +329,6 @@ def test_refresh_continues_from_the_configured_adapter(tmp_path, tiny_dir):
     igtext.search(task, config=cfg, model=scripted_lm(), out_dir=tmp_path / "r",
                   cache_dir=tmp_path / "c")
     events, _ = read_events(tmp_path / "r" / "events.jsonl")
-    (refresh,) = [e for e in events if e["event"] == "refresh"]
-    assert refresh["fit"]["likelihood"]["init_adapter"] == adapter_hash(tmp_path / "ml")
-    assert "prior" not in refresh["fit"]                 # no comparisons asked for
+    (refresh,) = [e for e in events if e.event == "refresh"]
+    assert refresh.fit["likelihood"]["init_adapter"] == adapter_hash(tmp_path / "ml")
+    assert "prior" not in refresh.fit                 # no comparisons asked for

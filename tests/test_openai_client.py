@@ -127,8 +127,8 @@ def test_secrets_stay_out_of_cache_logs_and_results(tmp_path, monkeypatch):
             "likelihood": {"search_examples": 4}})
         res = igtext.search(toy_task(8), config=cfg, out_dir=tmp_path / "run",
                             cache_dir=tmp_path / "cache")
-        assert res.extra["logprob_method"] == "top_logprobs"
-        assert res.extra["api"]["http_calls"] > 0
+        assert res.record.logprob_method == "top_logprobs"
+        assert res.record.api["http_calls"] > 0
         for f in list((tmp_path / "run").iterdir()) + list((tmp_path / "cache").iterdir()):
             data = f.read_bytes()
             assert KEY.encode() not in data and p.url.encode() not in data, f

@@ -129,14 +129,14 @@ def test_search_with_20_percent_faults_ends_with_the_same_z(llama_server, tmp_pa
     with FaultProxy(llama_server, fault_rate=0.2, seed=7, stall_s=25.0) as faulty:
         b = _search(tmp_path, "faulty", faulty.url, timeout_s=20)
     assert b.best.id == a.best.id
-    assert b.extra["lm_calls"] == a.extra["lm_calls"]
-    assert a.extra["api"]["retries"] == 0 and b.extra["api"]["retries"] > 0
-    assert b.extra["api"]["failures"] == 0
+    assert b.record.lm_calls == a.record.lm_calls
+    assert a.record.api["retries"] == 0 and b.record.api["retries"] > 0
+    assert b.record.api["failures"] == 0
     assert sum(v for k, v in faulty.counts.items() if k != "ok") > 0.1 * sum(faulty.counts.values())
     events = [json.loads(x) for x in (tmp_path / "faulty" / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "checkpoint" and e["api"]["retries"] > 0 for e in events)
-    summary = {"clean": a.extra["api"], "faulty": b.extra["api"], "faults": dict(faulty.counts),
-               "lm_calls": b.extra["lm_calls"], "best": b.best.id}
+    summary = {"clean": a.record.api, "faulty": b.record.api, "faults": dict(faulty.counts),
+               "lm_calls": b.record.lm_calls, "best": b.best.id}
     out = os.environ.get("IGTEXT_FAULT_REPORT")
     if out:
         with open(out, "w") as f:

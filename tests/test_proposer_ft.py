@@ -124,9 +124,9 @@ def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_dir, capsys):
     res = igtext.search(toy_task(), config=config, out_dir=tmp_path / "run",
                         cache_dir=tmp_path / "cache", proposer_adapter=out)
     from igtext.training.lora import adapter_hash
-    assert res.extra["proposer_model"] == f"hf:{tiny_dir}+proposer:{adapter_hash(out)}"
+    assert res.record.proposer_model == f"hf:{tiny_dir}+proposer:{adapter_hash(out)}"
     start = json.loads((tmp_path / "run" / "events.jsonl").read_text().splitlines()[0])
-    assert start["proposer_model"] == res.extra["proposer_model"]
+    assert start["proposer_model"] == res.record.proposer_model
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["proposer"]["adapter"] == str(out.resolve())
 
@@ -185,5 +185,5 @@ def test_train_proposer_on_smollm_and_search_with_it(real_lm, tmp_path, capsys):
     res = igtext.search(ii_task("singular_to_plural", II, n_train=6, n_test=4), config=config,
                         out_dir=tmp_path / "run", cache_dir=tmp_path / "cache",
                         proposer_adapter=out)
-    assert res.extra["proposer_model"].startswith("smollm2-135m+proposer:")
+    assert res.record.proposer_model.startswith("smollm2-135m+proposer:")
     assert res.best.objective is not None

@@ -5,7 +5,9 @@ import pytest
 
 import igtext
 from igtext.config import RunConfig
-from igtext.run import execute, prepare_run_dir, read_run_dir
+from igtext.records import EVENTS
+from igtext.run import execute
+from igtext.rundir import prepare_run_dir, read_run_dir
 from igtext.runlog import read_events
 
 from conftest import scripted_lm, toy_task
@@ -29,12 +31,12 @@ def _run(tmp_path, name, cfg, lm=None, cache="cache"):
 def test_search_improves_and_is_reproducible(tmp_path, strategy):
     a = _run(tmp_path, "a", _cfg(strategy), cache="c1")
     b = _run(tmp_path, "b", _cfg(strategy), cache="c2")
-    assert a.best.id == b.best.id and a.extra["lm_calls"] == b.extra["lm_calls"]
+    assert a.best.id == b.best.id and a.record.lm_calls == b.record.lm_calls
     given = next(c for c in a.candidates if c.hypothesis.operator == "given")
     assert a.best.objective > given.objective
     assert a.train_accuracy == 1.0 and a.test_accuracy == 1.0
     other_seed = _run(tmp_path, "c", _cfg(strategy).with_overrides(seed=5), cache="c3")
-    assert other_seed.extra["seed"] == 5
+    assert other_seed.record.seed == 5
 
 
 def test_run_directory_contents(tmp_path):
@@ -48,8 +50,9 @@ def test_run_directory_contents(tmp_path):
         assert key in result["best"]
     assert result["best"]["objective"] == pytest.approx(result["best"]["prior"] +
                                                         result["best"]["loglik"])
-    events, bad = read_events(rd / "events.jsonl")
-    assert bad == []
+    typed, bad = read_events(rd / "events.jsonl")
+    assert bad == [] and all(type(e) is EVENTS[e.event] for e in typed)
+    events = [json.loads(line) for line in (rd / "events.jsonl").read_text().splitlines()]
     kinds = {e["event"] for e in events}
     assert {"run_start", "propose", "score", "select", "checkpoint", "evaluate", "run_end"} <= kinds
     for e in events:
@@ -68,7 +71,7 @@ def test_rerun_with_warm_cache_makes_no_uncached_calls(tmp_path):
     second = scripted_lm()
     b = _run(tmp_path, "b", _cfg(), lm=second)
     assert second.calls == 0
-    assert b.extra["lm_calls_cached"] == b.extra["lm_calls"] == a.extra["lm_calls"]
+    assert b.record.lm_calls_cached == b.record.lm_calls == a.record.lm_calls
     assert a.best.id == b.best.id
 
 
@@ -76,11 +79,11 @@ def test_budget_caps_are_hard(tmp_path):
     for cap in (170, 250, 400):
         lm = scripted_lm()
         res = _run(tmp_path, f"b{cap}", _cfg(budget={"max_calls": cap}), lm=lm, cache=f"c{cap}")
-        assert res.extra["lm_calls"] <= cap and lm.calls <= cap
+        assert res.record.lm_calls <= cap and lm.calls <= cap
     tok = _run(tmp_path, "tok", _cfg(budget={"max_calls": None, "max_tokens": 16000}),
                cache="ctok")
-    assert tok.extra["lm_tokens"] <= 16000
-    assert tok.extra["budget_exhausted"]
+    assert tok.record.lm_tokens <= 16000
+    assert tok.record.budget_exhausted
 
 
 class _Crash(Exception):
@@ -119,10 +122,11 @@ def test_resume_after_crash_ends_like_an_uninterrupted_run(tmp_path, strategy, a
     res = igtext.resume(tmp_path / "crash", model=scripted_lm(),
                         cache_dir=tmp_path / "crash-cache")
     assert res.best.id == ref.best.id
-    assert res.extra["lm_calls"] == ref.extra["lm_calls"]
+    assert res.record.lm_calls == ref.record.lm_calls
     events, _ = read_events(rd.events)
     ref_events, _ = read_events(tmp_path / "ref" / "events.jsonl")
-    strip = lambda es: [(e["event"], e.get("id")) for e in es if e["event"] != "resume"]  # noqa
+    strip = lambda es: [(e.event, getattr(e, "id", None)) for e in es  # noqa: E731
+                        if e.event != "resume"]
     assert strip(events) == strip(ref_events)
 
 

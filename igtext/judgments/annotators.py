@@ -24,6 +24,34 @@ class Annotator(Protocol):
     def label(self, items: Sequence[tuple[str, str]]) -> list[tuple[str | None, dict | None]]: ...
 
 
+def ask(annotator: Annotator, pairs: Sequence[tuple[str, str]],
+        items: Sequence[tuple[str, str]]) -> list:
+    """Ask `annotator` to compare `pairs` and label `items`; the `Comparison`s and
+    `LabelJudgment`s it answered (skipped questions are left out), ready for the store."""
+    from igtext.judgments.store import Comparison, LabelJudgment
+    winners = annotator.compare(pairs) if pairs else []
+    answers = annotator.label(items) if items else []
+    src, who = annotator.source, annotator.annotator
+    return ([Comparison(a, b, w, who, src) for (a, b), w in zip(pairs, winners) if w]
+            + [LabelJudgment(z, x, ans, dist, who, src)
+               for (z, x), (ans, dist) in zip(items, answers) if ans or dist])
+
+
+def questions(hypotheses: Sequence[str], inputs: Sequence[str], kind: str, n: int,
+              seed: int, run_dir: str | None = None) -> list[tuple[str, str]]:
+    """`n` questions for `igtext judge`: random pairs of the run's hypotheses to compare
+    (`kind` "compare"), or one of the 5 best with an input to label under it ("label")."""
+    import random
+
+    from igtext.errors import InputError
+    if len(hypotheses) < (2 if kind == "compare" else 1):
+        raise InputError("the run has too few scored hypotheses to ask about", file=run_dir)
+    rng = random.Random(seed)
+    if kind == "compare":
+        return [tuple(rng.sample(list(hypotheses), 2)) for _ in range(n)]
+    return [(rng.choice(list(hypotheses[:5])), rng.choice(list(inputs))) for _ in range(n)]
+
+
 class TerminalAnnotator:
     """Asks a person through `ask(prompt) -> str` (the CLI passes `input`)."""
 
@@ -107,11 +135,17 @@ class ProxyAnnotator:
         return out
 
 
-def simulated_for(task_name: str, seed: int = 0):
-    """The simulated person of a built-in task, or an error naming the tasks that have one."""
+SIMULATED_WORLDS = ("husky",)
+
+
+def simulated_for(task, seed: int = 0):
+    """The simulated person of the world that generated `task` (`Task.world`), or an error
+    naming the worlds that have one. A task's name decides nothing: a file task called
+    "husky" has no simulated person."""
     from igtext.errors import InputError
-    if task_name == "husky":
+    if task.world == "husky":
         from igtext.tasks.husky_world import SimulatedPerson
         return SimulatedPerson(seed=seed)
-    raise InputError(f"no simulated annotator for task {task_name!r} (built-in: husky)",
+    raise InputError(f"no simulated annotator for task {task.name!r}: it was not generated "
+                     f"by a simulated world (worlds: {', '.join(SIMULATED_WORLDS)})",
                      field="refresh.judge")

@@ -69,12 +69,30 @@ class Logprob:
         return self.context_tokens + len(self.token_logprobs)
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """How a backend's numbers are obtained, for the run log and `result.json`."""
+    logprob_method: str
+    token_counting: str
+
+
 @runtime_checkable
 class LanguageModel(Protocol):
     """A language model. `name` identifies the weights (it keys the cache; no secrets in it).
 
     Backends that cannot give exact log-probabilities set `supports_logprobs = False` and
     raise `UnsupportedError` from `logprob` rather than inventing numbers.
+
+    Optional members, read through the functions below, which supply the defaults a
+    backend gets when it leaves them out (a local model needs none of them):
+
+        describe() -> ModelInfo     default: exact local forward pass, its own tokenizer
+        price                       an object with `cost(prompt_tokens, completion_tokens)`
+                                    in US dollars; default: free
+        bind_meter(reserve)         for backends that make several paid calls per request:
+                                    `reserve(tokens, dollars)` before each call returns
+                                    `settle(tokens, dollars)`; default: metered per batch
+        api_stats() -> dict         call, retry and failure counts; default: None
     """
     name: str
     supports_logprobs: bool
@@ -87,3 +105,28 @@ class LanguageModel(Protocol):
         """Exact tokens each item costs: a text; a generation's prompt (chat template included,
         generated tokens not); a logprob request's context plus continuation."""
         ...
+
+
+def describe(lm: LanguageModel) -> ModelInfo:
+    """`lm.describe()`, or the default of a local model."""
+    own = getattr(lm, "describe", None)
+    if own is not None:
+        return own()
+    return ModelInfo("exact (local forward pass)", f"{lm.name} tokenizer")
+
+
+def dollars(lm: LanguageModel, prompt_tokens: int, completion_tokens: int) -> float:
+    """What `prompt_tokens` and `completion_tokens` cost on `lm` (0 for a free model)."""
+    price = getattr(lm, "price", None)
+    return price.cost(prompt_tokens, completion_tokens) if price is not None else 0.0
+
+
+def self_metered(lm: LanguageModel) -> bool:
+    """Whether `lm` checks the budget before each of its own calls (`bind_meter`)."""
+    return callable(getattr(lm, "bind_meter", None))
+
+
+def api_stats(lm: LanguageModel) -> dict | None:
+    """`lm.api_stats()`, or None for a backend that makes no API calls."""
+    own = getattr(lm, "api_stats", None)
+    return own() if own is not None else None

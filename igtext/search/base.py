@@ -15,6 +15,7 @@ from igtext.data import Hypothesis, Scored
 from igtext.errors import BudgetExceeded
 from igtext.objective import Scorer
 from igtext.proposer import Job, Proposer
+from igtext.records import BudgetExhausted, Propose, Score, Select
 from igtext.runlog import RunLog
 
 
@@ -74,10 +75,11 @@ class SearchContext:
             h = p.hypothesis
             if h is None:
                 self.state.dropped[p.dropped] += 1
-            self.log.emit("propose", generation=p.job.generation, operator=p.job.operator,
-                          parents=[s.id for s in p.job.parents], template_hash=p.template_hash,
-                          id=h.id if h else None, text=h.text if h else None,
-                          dropped=p.dropped, raw=p.raw if h is None else None)
+            self.log.emit(Propose(generation=p.job.generation, operator=p.job.operator,
+                                  parents=[s.id for s in p.job.parents],
+                                  template_hash=p.template_hash, id=h.id if h else None,
+                                  text=h.text if h else None, dropped=p.dropped,
+                                  raw=p.raw if h is None else None))
             if h is not None and h.id not in self.state.scored and h.id not in fresh:
                 fresh[h.id] = h
         return list(fresh.values())
@@ -88,15 +90,14 @@ class SearchContext:
         for h in hyps:      # one z per LM batch: its prompt prefix is shared by all rows
             s = self.scorer.score([h], n_examples, previous=self.state.scored)[0]
             self.state.scored[s.id] = s
-            self.log.emit("score", generation=self.state.generation, id=s.id,
-                          text=s.hypothesis.text, parents=list(s.hypothesis.parents),
-                          operator=s.hypothesis.operator,
-                          template_hash=s.hypothesis.template_hash, prior=s.prior,
-                          prior_parts=dict(s.prior_parts), loglik=s.loglik,
-                          objective=s.objective, accuracy=s.accuracy,
-                          n_scored=len(s.example_loglik), complete=s.complete,
-                          example_loglik={k: round(v, 4) for k, v in s.example_loglik.items()},
-                          wrong=sorted(k for k, ok in s.example_correct.items() if not ok))
+            self.log.emit(Score(
+                generation=self.state.generation, id=s.id, text=s.hypothesis.text,
+                parents=list(s.hypothesis.parents), operator=s.hypothesis.operator,
+                template_hash=s.hypothesis.template_hash, prior=s.prior,
+                prior_parts=dict(s.prior_parts), loglik=s.loglik, objective=s.objective,
+                accuracy=s.accuracy, n_scored=len(s.example_loglik), complete=s.complete,
+                example_loglik={k: round(v, 4) for k, v in s.example_loglik.items()},
+                wrong=sorted(k for k, ok in s.example_correct.items() if not ok)))
             out.append(s)
         return out
 
@@ -141,7 +142,7 @@ def run_search(ctx: SearchContext, strategy: Strategy, generations: int,
             return True
         except BudgetExceeded as e:
             state.exhausted = str(e)
-            ctx.log.emit("budget_exhausted", generation=state.generation, reason=str(e))
+            ctx.log.emit(BudgetExhausted(generation=state.generation, reason=str(e)))
             return False
 
     if not state.initialized:
@@ -162,6 +163,6 @@ def run_search(ctx: SearchContext, strategy: Strategy, generations: int,
 
 def _select_event(ctx: SearchContext) -> None:
     best = ctx.state.best()
-    ctx.log.emit("select", generation=ctx.state.generation, population=ctx.state.population,
-                 best=best.id if best else None,
-                 best_objective=best.objective if best else None)
+    ctx.log.emit(Select(generation=ctx.state.generation, population=list(ctx.state.population),
+                        best=best.id if best else None,
+                        best_objective=best.objective if best else None))

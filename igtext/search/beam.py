@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from igtext.proposer import Job
+from igtext.records import Halving
 from igtext.search.base import SearchContext, initial_population
 
 
@@ -21,6 +22,12 @@ class BeamSearch:
     minibatch: int = 8
     p_refine: float = 0.7
     seeds: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, s, seeds: tuple[str, ...]) -> "BeamSearch":
+        """From a `SearchConfig`; refine and simplify keep their ratio (no crossover here)."""
+        return cls(width=s.beam_width, expansions=s.expansions, minibatch=s.minibatch,
+                   p_refine=s.p_refine / max(s.p_refine + s.p_simplify, 1e-9), seeds=seeds)
 
     def initialize(self, ctx: SearchContext) -> None:
         initial_population(ctx, self.width, self.seeds)
@@ -43,8 +50,9 @@ class BeamSearch:
             rung = ctx.score(candidates, n_examples=n)
             rung.sort(key=lambda s: (-s.objective, s.id))
             keep = max(self.width, (len(rung) + 1) // 2)
-            ctx.log.emit("halving", generation=state.generation, n_examples=n,
-                         kept=[s.id for s in rung[:keep]], cut=[s.id for s in rung[keep:]])
+            ctx.log.emit(Halving(generation=state.generation, n_examples=n,
+                                 kept=[s.id for s in rung[:keep]],
+                                 cut=[s.id for s in rung[keep:]]))
             candidates = [s.hypothesis for s in rung[:keep]]
             n = min(2 * n, total)
         finalists = ctx.score(candidates)

@@ -19,6 +19,13 @@ class EvolutionSearch:
     p_simplify: float = 0.25
     seeds: tuple[str, ...] = ()
 
+    @classmethod
+    def from_config(cls, s, seeds: tuple[str, ...]) -> "EvolutionSearch":
+        """From a `SearchConfig`."""
+        return cls(population=s.population, offspring=s.offspring, elite=s.elite,
+                   tournament=s.tournament, p_refine=s.p_refine, p_crossover=s.p_crossover,
+                   p_simplify=s.p_simplify, seeds=seeds)
+
     def initialize(self, ctx: SearchContext) -> None:
         initial_population(ctx, self.population, self.seeds)
 

@@ -78,4 +78,5 @@ def husky_task(n_train: int = 160, n_test: int = 160, seed: int = 0) -> Task:
         name="husky", labels=BREEDS, train=tuple(train), test=tuple(test),
         description="name the breed of the dog described",
         initial_hypothesis="Read the description of the dog and name its breed.",
+        world="husky",
     )

@@ -1,7 +1,7 @@
 """Reading and validating task files (JSONL or YAML). The format is in README.md.
 
 JSONL: the first line is the header `{"name": ..., "labels": [...]?, "initial_hypothesis": ...?,
-"description": ...?}`; every other line is one example
+"description": ...?, "world": ...?}`; every other line is one example
 `{"split": "train"|"test", "id": ..., "input": ..., "label": ...}`.
 YAML: one mapping with the header keys plus `train:` and `test:` lists of examples.
 
@@ -17,7 +17,7 @@ from igtext.errors import InputError
 
 MAX_LINE_BYTES = 1 << 20          # one example line; a 10 MB line is an error, not a hang
 MAX_FILE_BYTES = 256 << 20
-HEADER_KEYS = {"name", "labels", "initial_hypothesis", "description"}
+HEADER_KEYS = {"name", "labels", "initial_hypothesis", "description", "world"}
 EXAMPLE_KEYS = {"split", "id", "input", "label"}
 
 
@@ -145,6 +145,12 @@ def _build(p: Path, header: dict, header_line: int, rows) -> Task:
     desc = header.get("description", "")
     if not isinstance(desc, str):
         raise _err(p, header_line, "description", "must be a string")
+    world = header.get("world")
+    if world is not None:
+        from igtext.judgments.annotators import SIMULATED_WORLDS
+        if world not in SIMULATED_WORLDS:
+            raise _err(p, header_line, "world", f"unknown simulated world {world!r} (known: "
+                       f"{', '.join(SIMULATED_WORLDS)})")
 
     seen: dict[str, int | None] = {}
     train, test = [], []
@@ -180,7 +186,7 @@ def _build(p: Path, header: dict, header_line: int, rows) -> Task:
     if not train:
         raise InputError("no train examples: D is empty", file=str(p), field="train")
     return Task(name=name.strip(), train=tuple(train), test=tuple(test), labels=labels,
-                initial_hypothesis=init, description=desc)
+                initial_hypothesis=init, description=desc, world=world)
 
 
 def write_task_jsonl(task: Task, path: str | Path) -> None:
@@ -193,6 +199,8 @@ def write_task_jsonl(task: Task, path: str | Path) -> None:
             head["labels"] = list(task.labels)
         if task.initial_hypothesis:
             head["initial_hypothesis"] = task.initial_hypothesis
+        if task.world:
+            head["world"] = task.world
         f.write(json.dumps(head, ensure_ascii=False) + "\n")
         for split, rows in (("train", task.train), ("test", task.test)):
             for e in rows:

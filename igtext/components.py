@@ -1,0 +1,271 @@
+"""The one assembly point: from a config, a task and a backend, the parts a run is made of.
+
+    metered LM    the backend behind the disk cache, the budget and the usage counters
+    likelihood    M_L(y | x, z), on a fitted adapter when the config names one
+    prior         M_prior(z): the LM judge, or a fitted Bradley-Terry adapter
+    proposer      the LM (or its fitted proposal adapter) that writes and edits z's
+    scorer        prior + likelihood on the scoring examples of D
+    strategy      evolutionary or beam search
+
+`run`, `label`, `distil`, the step-3 refresh and the scripts under eval/ build these here,
+and nowhere else. `preflight` holds the checks that run before anything is written, shared
+by the command line and the Python API.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from igtext.config import RunConfig
+from igtext.data import Example, Task
+from igtext.errors import InputError
+from igtext.likelihood import Likelihood
+from igtext.lm.base import LanguageModel, LogprobRequest, dollars
+from igtext.lm.budget import Budget, Usage
+from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
+from igtext.objective import Scorer
+from igtext.prior import Prior, PriorWeights
+from igtext.prompts import OPERATORS, Template, load_template
+from igtext.proposer import Proposer
+from igtext.rundir import RunDir, check_run_dir_free
+
+SCORING_TEMPLATES = ("likelihood", "prior_judge", "prior_text")
+
+
+def load_templates(config: RunConfig) -> dict[str, Template]:
+    """Every template the run uses, loaded and checked before anything is written."""
+    out = {k: load_template(k, config.templates.get(k)) for k in SCORING_TEMPLATES}
+    for op in OPERATORS:
+        out[op] = load_template(op, config.proposer.templates.get(op))
+    return out
+
+
+# ---- the LM stack ------------------------------------------------------------------------
+
+def load_backend(config: RunConfig) -> LanguageModel:
+    """The config's model; any failure to load or reach it is bad input (`InputError`), and
+    so is a model that gives no log-probabilities (the search scores M_L by likelihood)."""
+    from igtext.errors import ModelError
+    from igtext.lm.registry import load_model
+    try:
+        lm = load_model(config.model, config.api)
+    except ModelError as e:
+        raise InputError(str(e), field="model") from None
+    if not lm.supports_logprobs:
+        raise InputError(f"{lm.name} gives no log-probabilities, and the search scores "
+                         f"M_L(y|x,z) by likelihood", field="model")
+    return lm
+
+
+def open_cache(cache_dir: str | os.PathLike | None = None) -> DiskCache:
+    """The LM call cache: `cache_dir`, else `IGTEXT_CACHE_DIR`, else ~/.cache/igtext."""
+    return DiskCache(default_cache_dir(cache_dir))
+
+
+def metered(backend: LanguageModel, cache: DiskCache | None, budget: Budget | None = None,
+            usage: Usage | None = None) -> MeteredLM:
+    """`backend` behind the cache, a budget (none: unlimited) and usage counters."""
+    return MeteredLM(backend, cache, budget or Budget(), usage)
+
+
+def adapter_lm(lm: MeteredLM, kind: str, adapter: str | os.PathLike, model: str) -> MeteredLM:
+    """The base model `model` with the fitted `kind` adapter merged in, behind the same
+    cache, budget and usage counters as `lm` (its name carries the adapter's hash, so the
+    cache never mixes it up with the base model)."""
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.adapters import load_adapter_lm
+    tuned = load_adapter_lm(adapter, kind, base_model_dir(model), model)
+    return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
+
+
+def check_adapters(config: RunConfig) -> None:
+    """Each adapter the config names exists, is of the right kind and was made for this
+    base model (before anything is written or loaded)."""
+    from igtext.training.adapters import check_adapter
+    for kind, path in (("prior", config.prior.adapter), ("likelihood", config.likelihood.adapter),
+                       ("proposer", config.proposer.adapter)):
+        if path:
+            check_adapter(path, kind, config.model, f"{kind}.adapter")
+
+
+# ---- the models of the person, the proposer, the search ----------------------------------
+
+def likelihood(lm: MeteredLM, config: RunConfig, task: Task, template: Template,
+               adapter: str | os.PathLike | None = None) -> Likelihood:
+    """M_L on `lm`, or on the fitted `adapter` (default: the config's `likelihood.adapter`)."""
+    adapter = adapter or config.likelihood.adapter
+    if adapter:
+        lm = adapter_lm(lm, "likelihood", adapter, config.model)
+    return Likelihood(lm, template, task.labels, config.likelihood.content_free)
+
+
+def reward_prior(adapter: str | os.PathLike, config: RunConfig):
+    """M_prior from a fitted Bradley-Terry adapter."""
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.reward import RewardPrior
+    return RewardPrior(adapter, base_model_dir(config.model), weight=config.prior.reward_weight)
+
+
+def prior(lm: MeteredLM, config: RunConfig, task: Task, templates: dict[str, Template]):
+    """M_prior: the fitted `prior.adapter` if there is one, else the LM judge and terms."""
+    if config.prior.adapter:
+        return reward_prior(config.prior.adapter, config)
+    p = config.prior
+    return Prior(lm, templates["prior_judge"], templates["prior_text"],
+                 PriorWeights(p.judge_weight, p.lm_weight, p.token_cost), task.labels,
+                 task.description)
+
+
+def proposer(lm: MeteredLM, config: RunConfig, task: Task,
+             templates: dict[str, Template]) -> Proposer:
+    """The proposal model: `lm`, or the fitted `proposer.adapter` on the same meter."""
+    p = config.proposer
+    if p.adapter:
+        lm = adapter_lm(lm, "proposer", p.adapter, config.model)
+    return Proposer(lm, task, {op: templates[op] for op in OPERATORS},
+                    temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
+                    max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors)
+
+
+def scoring_examples(task: Task, config: RunConfig) -> tuple[Example, ...]:
+    """The examples of D the search scores on: a seeded shuffle, cut to `search_examples`."""
+    order = list(task.train)
+    random.Random(f"scoring-{config.seed}").shuffle(order)
+    n = config.likelihood.search_examples
+    return tuple(order[:n] if n else order)
+
+
+def scorer(likelihood: Likelihood, prior, examples, config: RunConfig) -> Scorer:
+    return Scorer(likelihood, prior, examples, len(examples), config.prior.weight,
+                  config.likelihood.calibrate)
+
+
+def strategy(config: RunConfig, task: Task):
+    """The search strategy the config names, seeded with the task's initial hypothesis."""
+    from igtext.search import STRATEGIES
+    s = config.search
+    seeds = tuple(([task.initial_hypothesis] if task.initial_hypothesis else []) + list(s.seeds))
+    return STRATEGIES[s.strategy].from_config(s, seeds)
+
+
+@dataclass
+class Parts:
+    """What one run searches with (the scorer's models may be swapped by a step-3 refresh)."""
+    lm: MeteredLM
+    templates: dict[str, Template]
+    examples: tuple[Example, ...]
+    scorer: Scorer
+    proposer: Proposer
+    strategy: object
+
+
+def assemble(config: RunConfig, task: Task, backend: LanguageModel, cache: DiskCache,
+             budget: Budget, usage: Usage) -> Parts:
+    """Every part of a run, on one metered LM."""
+    templates = load_templates(config)
+    lm = metered(backend, cache, budget, usage)
+    examples = scoring_examples(task, config)
+    lik = likelihood(lm, config, task, templates["likelihood"])
+    return Parts(lm, templates, examples,
+                 scorer(lik, prior(lm, config, task, templates), examples, config),
+                 proposer(lm, config, task, templates), strategy(config, task))
+
+
+# ---- what a run costs at least, and what its final evaluation reserves --------------------
+
+def eval_sets(task: Task) -> list[list[Example]]:
+    """What the final evaluation of z* scores: D and D', and for open-ended tasks only the
+    examples with a gold answer (they get greedy answers, nothing else does)."""
+    sets = [list(task.train), list(task.test)]
+    if not task.labels:
+        sets = [[e for e in s if e.label is not None] for s in sets]
+    return [s for s in sets if s]
+
+
+def eval_calls(task: Task) -> int:
+    """LM calls of the final evaluation (+1: the content-free calibration row of a batch)."""
+    if task.labels:
+        return sum((len(s) + 1) * len(task.labels) for s in eval_sets(task))
+    return sum(len(s) for s in eval_sets(task))
+
+
+def min_calls_needed(task: Task, config: RunConfig) -> int:
+    """LM calls that scoring one hypothesis and evaluating it on D and D' take."""
+    n_search = len(scoring_examples(task, config))
+    search = (n_search + 1) * len(task.labels) if task.labels else n_search
+    prior = 2 if config.prior.judge_weight else 0
+    prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
+    return search + prior + eval_calls(task)
+
+
+def check_budget(task: Task, config: RunConfig) -> None:
+    """Refuse, before anything is written, a call cap too small to do anything useful."""
+    cap = config.budget.max_calls
+    need = min_calls_needed(task, config)
+    if cap is not None and cap < need:
+        raise InputError(f"{cap} LM calls cannot score even one hypothesis and evaluate it on "
+                         f"D and D' ({need} calls needed for this task)", field="budget.max_calls")
+
+
+def answer_tokens(lm: LanguageModel, task: Task) -> int:
+    """Greedy-answer length for open-ended tasks: the longest label in D plus a margin."""
+    return max(lm.count_tokens([e.label for e in task.train if e.label] or [""])) + 8
+
+
+@dataclass(frozen=True)
+class Reserve:
+    """What the final evaluation of z* on D and D' can cost at most."""
+    calls: int
+    tokens: int
+    dollars: float
+
+    def to_dict(self) -> dict:
+        return {"calls": self.calls, "tokens": self.tokens, "dollars": self.dollars}
+
+
+def eval_reserve(backend: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
+                 seeds: tuple[str, ...]) -> Reserve:
+    sets, labels = eval_sets(task), task.labels
+    calls = eval_calls(task)
+    if config.budget.max_tokens is None and config.budget.max_dollars is None:
+        return Reserve(calls, 0, dollars(backend, 0, calls))
+    endings = [likelihood.continuation(y) for y in labels] if labels else [""]
+    reqs = [LogprobRequest(likelihood.prompt("", e.input), y)
+            for exs in sets for e in exs for y in endings]
+    z_max = max([config.proposer.max_new_tokens] + backend.count_tokens(list(seeds))) + 16
+    n_cf = len(labels or []) * len(sets)
+    if not labels:
+        z_max += answer_tokens(backend, task)
+    tokens = sum(backend.count_tokens(reqs)) + (len(reqs) + n_cf) * (z_max + 8)
+    return Reserve(calls, tokens, dollars(backend, tokens, calls))
+
+
+def budget_less(full: Budget, reserve: Reserve) -> Budget:
+    """The search's budget: the run's caps less what the final evaluation reserves."""
+    return Budget(None if full.max_calls is None else max(0, full.max_calls - reserve.calls),
+                  None if full.max_tokens is None else max(0, full.max_tokens - reserve.tokens),
+                  None if full.max_dollars is None else
+                  max(0.0, full.max_dollars - reserve.dollars))
+
+
+# ---- before anything is written ----------------------------------------------------------
+
+def preflight(task: Task, config: RunConfig, out: str | os.PathLike | None = None,
+              backend_given: bool = False) -> RunDir | None:
+    """Every check a new run passes before its model loads or its directory is made: the
+    templates compile, the budget can do something, the model name and adapters are known,
+    and the run directory (if named) is free. Bad input raises `InputError`."""
+    load_templates(config)
+    check_budget(task, config)
+    if not backend_given:
+        from igtext.lm.registry import check_model_name
+        check_model_name(config.model)
+    check_adapters(config)
+    return check_run_dir_free(out) if out is not None else None
+
+
+def absolute(path: str | os.PathLike | None) -> str | None:
+    """Adapter paths are saved absolute, so a run resumes from any directory."""
+    return str(Path(path).resolve()) if path else None
