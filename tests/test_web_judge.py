@@ -2,9 +2,12 @@
 import http.client
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -188,3 +191,32 @@ def test_host_token_content_type_and_origin_are_checked():
     finally:
         collector.close()
 
+
+def test_cli_judge_web_prints_the_refused_count(tmp_path):
+    run = Path(__file__).parent / "data" / "recorded_run"
+    p = subprocess.Popen([sys.executable, "-m", "igtext.cli", "judge", str(run), "--n", "1",
+                          "--web", "--store", str(tmp_path / "j.sqlite")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        while not line.startswith("open "):           # "open URL (Ctrl-C to stop)"
+            assert line, "no URL printed"
+            line = p.stderr.readline()
+        url = line.split()[1]
+        port, token = int(url.split(":")[2].split("/")[0]), url.split("token=")[1]
+        own = {"Host": f"127.0.0.1:{port}", "X-Igtext-Token": token}
+        assert _call(port, "GET", "/api/next", {"Host": own["Host"]})[0] == 403
+        for _ in range(200):                          # the batch comes just after the URL
+            item = json.loads(_call(port, "GET", "/api/next", own)[1])
+            if "index" in item:
+                break
+            time.sleep(0.05)
+        index = item["index"]
+        assert _call(port, "POST", "/api/answer", {**own, "Content-Type": "application/json"},
+                     json.dumps({"index": index, "answer": "a"}))[0] == 200
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["recorded"] == 1
+    assert "1 request(s) refused" in err
