@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import sys
 
@@ -226,6 +227,7 @@ def _person(cfg, task):
     from igtext.judgments.web import WebAnnotator, WebCollector
     collector = WebCollector(cfg.refresh.web_port)
     print(f"step-3 judgments: open {collector.url}", file=sys.stderr)
+    atexit.register(lambda: print(f"{collector.refused} request(s) refused", file=sys.stderr))
     return WebAnnotator(collector, task.labels)
 
 
@@ -324,6 +326,7 @@ def _cmd_judge(a) -> None:
         from igtext.judgments.web import WebAnnotator, WebCollector
         collector = WebCollector(a.port)
         print(f"open {collector.url} (Ctrl-C to stop)", file=sys.stderr)
+        atexit.register(lambda: print(f"{collector.refused} request(s) refused", file=sys.stderr))
         ann = WebAnnotator(collector, task.labels, a.annotator)
     else:
         ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator)

@@ -1,6 +1,13 @@
 """The web collector in a real headless Chromium (Debian's), driven by Playwright."""
+import http.client
+import json
 import shutil
+import subprocess
+import sys
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +78,145 @@ def test_compare_and_label_pages(browser, tmp_path):
         page.close()
         collector.close()
     assert problems == []
+
+
+def _wait(cond, timeout=30.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)
+
+
+# Another site open in the same browser: a fetch with text/plain and a text/plain form post
+# (both "simple", so no preflight) try to answer item 0 with "a". Before the checks, each
+# of them recorded that answer.
+ATTACK = """<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="post" action="http://127.0.0.1:%(port)d/api/answer" enctype="text/plain"
+      target="sink"><input name='{"index": 0, "answer": "a", "pad": "' value='"}'></form>
+<script>
+fetch("http://127.0.0.1:%(port)d/api/answer", {method: "POST", mode: "no-cors",
+      headers: {"content-type": "text/plain"}, body: JSON.stringify({index: 0, answer: "a"})})
+  .finally(() => document.getElementById("f").submit());
+</script></body></html>"""
+
+
+def _serve(html: str) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_another_site_cannot_answer(browser):
+    collector = WebCollector()
+    port = collector.server.server_address[1]
+    evil = _serve(ATTACK % {"port": port})
+    ann = WebAnnotator(collector, None, timeout=60)
+    page = browser.new_page()
+    try:
+        t, box = _ask_in_background(ann.compare, [("One.", "Two."), ("Three.", "Four.")])
+        _wait(lambda: collector.session is not None)
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        _wait(lambda: collector.refused == 2)         # both reached the server, refused
+        assert collector.session.answered == [False, False]
+
+        page.goto(collector.url.split("?")[0])        # the page without its token
+        page.wait_for_function("document.body.textContent.startsWith('Refused')")
+        assert collector.session.answered == [False, False]
+
+        page.goto(collector.url)                      # the person, as before
+        page.wait_for_function("document.getElementById('za').textContent === 'One.'")
+        page.keyboard.press("b")
+        page.wait_for_function("document.getElementById('za').textContent === 'Three.'")
+        page.click("#btn-tie")
+        t.join(30)
+        assert box["out"] == ["b", "tie"]
+    finally:
+        page.close()
+        collector.close()
+        evil.shutdown()
+        evil.server_close()
+
+
+def _call(port, method, path, headers, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_host_token_content_type_and_origin_are_checked():
+    collector = WebCollector()
+    port = collector.server.server_address[1]
+    try:
+        t, box = _ask_in_background(collector.ask, "compare", [("One.", "Two.")], None, 30)
+        _wait(lambda: collector.session is not None)
+        own = {"Host": f"127.0.0.1:{port}", "X-Igtext-Token": collector.token}
+        json_post = {**own, "Content-Type": "application/json",
+                     "Origin": f"http://127.0.0.1:{port}"}
+        answer = json.dumps({"index": 0, "answer": "a"})
+        assert _call(port, "GET", "/", {"Host": "evil.example"})[0] == 403   # DNS rebinding
+        rebound = {**own, "Host": f"evil.example:{port}"}
+        assert _call(port, "GET", "/api/next", rebound)[0] == 403
+        assert _call(port, "GET", "/api/next", {"Host": own["Host"]})[0] == 403   # no token
+        assert _call(port, "GET", "/api/next", {**own, "X-Igtext-Token": "guess"})[0] == 403
+        assert _call(port, "GET", "/", {"Host": f"localhost:{port}"})[0] == 200  # needs none
+        status, body = _call(port, "GET", "/api/next", own)
+        assert status == 200 and json.loads(body)["a"] == "One."
+        for bad in ({"Content-Type": "text/plain"}, {"Origin": "http://127.0.0.1:1"},
+                    {"Origin": "null"}, {"X-Igtext-Token": ""}):
+            assert _call(port, "POST", "/api/answer", {**json_post, **bad}, answer)[0] == 403
+        assert _call(port, "OPTIONS", "/api/answer", own)[0] == 403              # preflight
+        assert collector.session.answered == [False]
+        assert collector.refused == 9
+        no_origin = {k: v for k, v in json_post.items() if k != "Origin"}    # not a browser
+        assert _call(port, "POST", "/api/answer", no_origin, answer)[0] == 200
+        t.join(10)
+        assert box["out"] == ["a"]
+    finally:
+        collector.close()
+
+
+def test_cli_judge_web_prints_the_refused_count(tmp_path):
+    run = Path(__file__).parent / "data" / "recorded_run"
+    p = subprocess.Popen([sys.executable, "-m", "igtext.cli", "judge", str(run), "--n", "1",
+                          "--web", "--store", str(tmp_path / "j.sqlite")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stderr.readline()
+        while not line.startswith("open "):           # "open URL (Ctrl-C to stop)"
+            assert line, "no URL printed"
+            line = p.stderr.readline()
+        url = line.split()[1]
+        port, token = int(url.split(":")[2].split("/")[0]), url.split("token=")[1]
+        own = {"Host": f"127.0.0.1:{port}", "X-Igtext-Token": token}
+        assert _call(port, "GET", "/api/next", {"Host": own["Host"]})[0] == 403
+        for _ in range(200):                          # the batch comes just after the URL
+            item = json.loads(_call(port, "GET", "/api/next", own)[1])
+            if "index" in item:
+                break
+            time.sleep(0.05)
+        index = item["index"]
+        assert _call(port, "POST", "/api/answer", {**own, "Content-Type": "application/json"},
+                     json.dumps({"index": index, "answer": "a"}))[0] == 200
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["recorded"] == 1
+    assert "1 request(s) refused" in err

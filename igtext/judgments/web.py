@@ -4,14 +4,23 @@ come. `WebAnnotator` serves a batch and returns when every item has an answer.
 
 Keys: compare: A or 1 or Left = A, B or 2 or Right = B, T or 0 = tie, S = skip.
       label: 1..9 = that answer, S = skip.
+
+Other pages open in the same browser can send requests to 127.0.0.1 too, and forged answers
+would train the prior and M_L. So, as Jupyter does, the API asks for a per-session token (in
+the URL printed, sent by the page as a header), a `Host` of this server (DNS rebinding), and
+on POST a JSON content type and the page's own `Origin` (a "simple" cross-origin POST has
+neither). Anything else gets 403 and is counted in `WebCollector.refused`.
 """
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlsplit
 
 PAGE = Path(__file__).with_name("page.html")
 
@@ -60,11 +69,37 @@ class WebCollector:
     def __init__(self, port: int = 0, title: str = "igtext judgments"):
         self.session: _Session | None = None
         self.title = title
+        self.token = secrets.token_urlsafe(24)
+        self.refused = 0                  # requests answered 403: see the module docstring
+        self._refused_lock = threading.Lock()
         collector = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a):
                 pass
+
+            def _allowed(self, api: bool) -> bool:
+                """Whether the request passes the module docstring's checks; if not, 403."""
+                port = collector.server.server_address[1]
+                host = self.headers.get("host", "").lower()
+                ok = host in (f"127.0.0.1:{port}", f"localhost:{port}")
+                if ok and api:
+                    given = self.headers.get("x-igtext-token", "")
+                    ok = hmac.compare_digest(given.encode(), collector.token.encode())
+                if ok and self.command == "POST":
+                    origin = self.headers.get("origin")
+                    ok = (self.headers.get_content_type() == "application/json"
+                          and origin in (None, f"http://{host}"))
+                if not ok:
+                    self._refuse()
+                return ok
+
+            def _refuse(self) -> None:
+                with collector._refused_lock:
+                    collector.refused += 1
+                n = self.headers.get("content-length", "")      # a body left unread can
+                self.rfile.read(min(int(n), 1 << 16) if n.isdigit() else 0)  # reset the 403
+                self._json(403, {"error": "refused: open the link igtext printed"})
 
             def _json(self, status: int, obj) -> None:
                 body = json.dumps(obj).encode()
@@ -75,24 +110,30 @@ class WebCollector:
                 self.wfile.write(body)
 
             def do_GET(self):
-                if self.path in ("/", "/label", "/compare"):
-                    body = PAGE.read_bytes()
+                path = urlsplit(self.path).path
+                if not self._allowed(api=path.startswith("/api/")):
+                    return
+                if path in ("/", "/label", "/compare"):
+                    body = PAGE.read_bytes()       # no data in it: it needs no token
                     self.send_response(200)
                     self.send_header("content-type", "text/html; charset=utf-8")
+                    self.send_header("referrer-policy", "no-referrer")     # the token
                     self.send_header("content-length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)
-                elif self.path == "/favicon.ico":
+                elif path == "/favicon.ico":
                     self.send_response(204)
                     self.end_headers()
-                elif self.path.startswith("/api/next"):
+                elif path == "/api/next":
                     s = collector.session
                     self._json(200, s.next() if s else {"finished": True, "done": 0, "total": 0})
                 else:
                     self._json(404, {"error": "not found"})
 
             def do_POST(self):
-                if self.path != "/api/answer":
+                if not self._allowed(api=True):
+                    return
+                if urlsplit(self.path).path != "/api/answer":
                     return self._json(404, {"error": "not found"})
                 try:
                     data = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
@@ -101,6 +142,9 @@ class WebCollector:
                     return self._json(400, {"error": str(e)})
                 self._json(200, {"ok": True})
 
+            def do_OPTIONS(self):       # only a cross-origin preflight asks: never allowed
+                self._refuse()
+
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -108,7 +152,8 @@ class WebCollector:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+        """The page's address, with the session's token (give it only to the person judging)."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
 
     def ask(self, kind: str, items: list, labels=None, timeout: float | None = None) -> list:
         self.session = _Session(kind, items, labels)
