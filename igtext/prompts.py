@@ -1,4 +1,4 @@
-"""Prompt templates: files under `prompts/`, rendered strictly with jinja2.
+"""Prompt templates: files under `igtext/templates/`, rendered strictly with jinja2.
 
 Each kind of prompt declares the placeholders it may use. Loading a template that uses
 any other name is an error naming it (a typo never renders silently as empty), and so is
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from igtext.errors import TemplateError
 from igtext.files import read_text
-
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 # kind -> (default file, placeholders it may use)
 KINDS: dict[str, tuple[str, frozenset[str]]] = {
@@ -55,15 +54,20 @@ class Template:
 
 
 def load_template(kind: str, path: str | Path | None = None) -> Template:
-    """Load the template of `kind` from `path`, or the default file under `prompts/`."""
+    """Load the template of `kind` from `path`, or the default file under `igtext/templates/`."""
     import jinja2
     from jinja2 import meta
 
     if kind not in KINDS:
         raise TemplateError(f"unknown template kind {kind!r}; known: {', '.join(KINDS)}")
     default_file, allowed = KINDS[kind]
-    p = Path(path) if path else PROMPTS_DIR / default_file
-    text = read_text(p, "template file", TemplateError)
+    if path:
+        p = Path(path)
+        text = read_text(p, "template file", TemplateError)
+    else:
+        # Package data, so that a non-editable install (even a zipped one) finds it.
+        p = resources.files("igtext") / "templates" / default_file
+        text = p.read_text(encoding="utf-8")
     try:
         ast = jinja2.Environment().parse(text)
     except jinja2.TemplateSyntaxError as e:
