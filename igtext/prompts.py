@@ -8,7 +8,7 @@ run log records it with each event that used the template.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -31,11 +31,27 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
 OPERATORS = ("initial", "refine", "crossover", "simplify")
 
 
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                              keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+
+
 @dataclass(frozen=True)
 class Template:
     kind: str
     text: str
     source: str
+    _compiled: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # Compiled once: a search renders each template thousands of times.
+        object.__setattr__(self, "_compiled", _environment().from_string(self.text))
+
+    def __reduce__(self):
+        # A compiled jinja2 template neither pickles nor copies; compile again from the text.
+        return (Template, (self.kind, self.text, self.source))
 
     @property
     def hash(self) -> str:
@@ -44,11 +60,8 @@ class Template:
     def render(self, **values) -> str:
         import jinja2
 
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                 keep_trailing_newline=False, trim_blocks=True,
-                                 lstrip_blocks=True)
         try:
-            return env.from_string(self.text).render(**values)
+            return self._compiled.render(**values)
         except jinja2.UndefinedError as e:
             raise TemplateError(f"placeholder has no value: {e.message}", file=self.source) from None
 
