@@ -1,7 +1,7 @@
 """M_L(y | x, z): how likely a person following z gives label y to input x.
 
 Read from a language model as the exact log-probability of the label after a prompt
-built from z and x (`prompts/likelihood.j2`), normalised over the label set for
+built from z and x (`igtext/templates/likelihood.j2`), normalised over the label set for
 classification. All examples for one z go to the model in one batch, so the backend
 runs the z part of the prompt once.
 

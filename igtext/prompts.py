@@ -1,4 +1,4 @@
-"""Prompt templates: files under `prompts/`, rendered strictly with jinja2.
+"""Prompt templates: files under `igtext/templates/`, rendered strictly with jinja2.
 
 Each kind of prompt declares the placeholders it may use. Loading a template that uses
 any other name is an error naming it (a typo never renders silently as empty), and so is
@@ -8,13 +8,12 @@ run log records it with each event that used the template.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from igtext.errors import TemplateError
 from igtext.files import read_text
-
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 # kind -> (default file, placeholders it may use)
 KINDS: dict[str, tuple[str, frozenset[str]]] = {
@@ -32,11 +31,27 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
 OPERATORS = ("initial", "refine", "crossover", "simplify")
 
 
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                              keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
+
+
 @dataclass(frozen=True)
 class Template:
     kind: str
     text: str
     source: str
+    _compiled: object = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        # Compiled once: a search renders each template thousands of times.
+        object.__setattr__(self, "_compiled", _environment().from_string(self.text))
+
+    def __reduce__(self):
+        # A compiled jinja2 template neither pickles nor copies; compile again from the text.
+        return (Template, (self.kind, self.text, self.source))
 
     @property
     def hash(self) -> str:
@@ -45,25 +60,27 @@ class Template:
     def render(self, **values) -> str:
         import jinja2
 
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                 keep_trailing_newline=False, trim_blocks=True,
-                                 lstrip_blocks=True)
         try:
-            return env.from_string(self.text).render(**values)
+            return self._compiled.render(**values)
         except jinja2.UndefinedError as e:
             raise TemplateError(f"placeholder has no value: {e.message}", file=self.source) from None
 
 
 def load_template(kind: str, path: str | Path | None = None) -> Template:
-    """Load the template of `kind` from `path`, or the default file under `prompts/`."""
+    """Load the template of `kind` from `path`, or the default file under `igtext/templates/`."""
     import jinja2
     from jinja2 import meta
 
     if kind not in KINDS:
         raise TemplateError(f"unknown template kind {kind!r}; known: {', '.join(KINDS)}")
     default_file, allowed = KINDS[kind]
-    p = Path(path) if path else PROMPTS_DIR / default_file
-    text = read_text(p, "template file", TemplateError)
+    if path:
+        p = Path(path)
+        text = read_text(p, "template file", TemplateError)
+    else:
+        # Package data, so that a non-editable install (even a zipped one) finds it.
+        p = resources.files("igtext") / "templates" / default_file
+        text = p.read_text(encoding="utf-8")
     try:
         ast = jinja2.Environment().parse(text)
     except jinja2.TemplateSyntaxError as e:

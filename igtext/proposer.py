@@ -1,4 +1,4 @@
-"""The proposal model: LM-written edits to z, from the templates under `prompts/`.
+"""The proposal model: LM-written edits to z, from the templates under `igtext/templates/`.
 
 Operators: `initial` (write z from a sample of D), `refine` (fix z given examples it gets
 wrong), `crossover` (merge two parents), `simplify` (shorten). All jobs of one search step

@@ -12,7 +12,7 @@ One JSON object per line:
      "source": "instruction_induction", "annotator": "ii-3"}     # optional provenance
 
 The proposal model is fine-tuned on the proposer's own prompt for the trace (the same
-`prompts/propose_*.j2` the search uses) followed by `target`.
+`igtext/templates/propose_*.j2` the search uses) followed by `target`.
 """
 from __future__ import annotations
 

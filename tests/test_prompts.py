@@ -38,3 +38,25 @@ def test_syntax_error_names_line(tmp_path):
     p.write_text("ok\n{% if z %}\nno end\n")
     with pytest.raises(TemplateError, match="syntax"):
         load_template("simplify", p)
+
+
+def test_parsed_once_not_at_every_render(monkeypatch):
+    import jinja2
+
+    t = load_template("simplify")
+    monkeypatch.setattr(jinja2.Environment, "parse", lambda *a, **k: pytest.fail("parsed again"))
+    monkeypatch.setattr(jinja2.Environment, "from_string",
+                        lambda *a, **k: pytest.fail("compiled again"))
+    values = dict(z="do X", labels=["a", "b"], task_description="")
+    assert t.render(**values) == t.render(**values) and "do X" in t.render(**values)
+
+
+def test_pickles_and_copies():
+    import copy
+    import pickle
+
+    t = load_template("refine")
+    for u in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert u == t and u.hash == t.hash
+        values = dict(z="z", errors=[], examples=[], labels=["a"], task_description="")
+        assert u.render(**values) == t.render(**values)

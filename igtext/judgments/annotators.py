@@ -95,7 +95,7 @@ class TerminalAnnotator:
 
 
 class ProxyAnnotator:
-    """An LM answers in a person's place, from its own templates (`prompts/judge_*.j2`)."""
+    """An LM answers in a person's place, from its own templates (`igtext/templates/judge_*.j2`)."""
 
     source = "proxy"
 

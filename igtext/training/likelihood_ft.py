@@ -1,6 +1,6 @@
 """M_L fine-tuned on label judgments: learn to answer as a person following z would.
 
-Each judgment (z, x, answer) becomes the M_L prompt of z and x (`prompts/likelihood.j2`).
+Each judgment (z, x, answer) becomes the M_L prompt of z and x (`igtext/templates/likelihood.j2`).
 For a closed label set the loss is the cross-entropy between the person's answer
 distribution (or their one answer) and M_L's distribution over the label set, each label's
 log-probability summed over all its tokens: exactly the quantity M_L is scored with in

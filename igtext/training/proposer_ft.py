@@ -2,7 +2,7 @@
 on hypothesis-writing traces (`igtext.traces`).
 
 Each trace becomes the proposer's own chat prompt for its operator (rendered from the same
-`prompts/propose_*.j2` templates the search uses, so the adapter is trained on exactly the
+`igtext/templates/propose_*.j2` templates the search uses, so the adapter is trained on exactly the
 prompts it will see) followed by what the person wrote and the end-of-turn token; the loss
 is on those answer tokens only. The adapter is saved after every epoch under
 `OUT/checkpoints/epoch-K` (`resume=True` continues from the latest one) and at the end in
