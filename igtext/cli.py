@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import atexit
+import contextlib
 import json
 import sys
 
@@ -198,10 +198,10 @@ def _cmd_run(a) -> None:
     task = load_task(a.task)
     preflight(task, cfg, a.out)            # before the model loads
     lm = load_backend(cfg)
-    annotator = _person(cfg, task)
-    rd = prepare_run_dir(a.out, task, cfg)
-    _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
-                          annotator=annotator))
+    with _session(_person(cfg, task)) as annotator:
+        rd = prepare_run_dir(a.out, task, cfg)
+        _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
+                              annotator=annotator))
 
 
 def _ask(prompt: str) -> str:
@@ -227,8 +227,19 @@ def _person(cfg, task):
     from igtext.judgments.web import WebAnnotator, WebCollector
     collector = WebCollector(cfg.refresh.web_port)
     print(f"step-3 judgments: open {collector.url}", file=sys.stderr)
-    atexit.register(lambda: print(f"{collector.refused} request(s) refused", file=sys.stderr))
     return WebAnnotator(collector, task.labels)
+
+
+@contextlib.contextmanager
+def _session(annotator):
+    """Around a session with `annotator`: a web page's refused requests said at its end
+    (Ctrl-C included)."""
+    try:
+        yield annotator
+    finally:
+        collector = getattr(annotator, "collector", None)
+        if collector is not None:
+            print(f"{collector.refused} request(s) refused", file=sys.stderr)
 
 
 def _reopen(rundir: str, base_url: str | None):
@@ -244,8 +255,9 @@ def _reopen(rundir: str, base_url: str | None):
 def _cmd_resume(a) -> None:
     from igtext.run import execute
     rd, task, cfg, lm = _reopen(a.rundir, a.base_url)
-    _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
-                          annotator=_person(cfg, task)))
+    with _session(_person(cfg, task)) as annotator:
+        _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
+                              annotator=annotator))
 
 
 def _cmd_label(a) -> None:
@@ -326,11 +338,11 @@ def _cmd_judge(a) -> None:
         from igtext.judgments.web import WebAnnotator, WebCollector
         collector = WebCollector(a.port)
         print(f"open {collector.url} (Ctrl-C to stop)", file=sys.stderr)
-        atexit.register(lambda: print(f"{collector.refused} request(s) refused", file=sys.stderr))
         ann = WebAnnotator(collector, task.labels, a.annotator)
     else:
         ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator)
-    new = ask(ann, items if a.kind == "compare" else [], items if a.kind == "label" else [])
+    with _session(ann):
+        new = ask(ann, items if a.kind == "compare" else [], items if a.kind == "label" else [])
     store.add(new)
     print(json.dumps({"recorded": len(new), "store": str(store.path), **store.counts()}))
 
