@@ -12,7 +12,6 @@ Zhao et al. 2021). Both the raw and the calibrated distributions are returned.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -22,7 +21,7 @@ from igtext.prompts import Template
 
 
 @dataclass(frozen=True)
-class Judgement:
+class Judgment:
     """M_L's view of one example under one z."""
     example_id: str
     raw: dict[str, float] | None            # label -> normalised log-prob (classification)
@@ -38,9 +37,10 @@ class Judgement:
         return self.gold_loglik_calibrated if calibrated else self.gold_loglik_raw
 
 
-def _log_normalise(scores: dict[str, float]) -> dict[str, float]:
-    top = max(scores.values())
-    log_z = top + math.log(sum(math.exp(v - top) for v in scores.values()))
+def log_normalise(scores: dict[str, float]) -> dict[str, float]:
+    """Log-probabilities normalised over the keys (log-softmax)."""
+    from scipy.special import logsumexp
+    log_z = float(logsumexp(list(scores.values())))
     return {k: v - log_z for k, v in scores.items()}
 
 
@@ -62,7 +62,7 @@ class Likelihood:
     def continuation(label: str) -> str:
         return " " + label.strip()
 
-    def judge(self, z: str, examples: Sequence[Example]) -> list[Judgement]:
+    def judge(self, z: str, examples: Sequence[Example]) -> list[Judgment]:
         """Label distributions (raw and calibrated) for `examples` under z, in one LM batch."""
         if self.labels is None:
             return self._judge_open(z, examples)
@@ -73,23 +73,23 @@ class Likelihood:
                  for y in labels]
         res = self.lm.logprob(reqs)
         k = len(labels)
-        cf = _log_normalise({y: res[len(examples) * k + j].total for j, y in enumerate(labels)})
+        cf = log_normalise({y: res[len(examples) * k + j].total for j, y in enumerate(labels)})
         out = []
         for i, e in enumerate(examples):
-            raw = _log_normalise({y: res[i * k + j].total for j, y in enumerate(labels)})
-            cal = _log_normalise({y: raw[y] - cf[y] for y in labels})
-            out.append(Judgement(e.id, raw, cal,
+            raw = log_normalise({y: res[i * k + j].total for j, y in enumerate(labels)})
+            cal = log_normalise({y: raw[y] - cf[y] for y in labels})
+            out.append(Judgment(e.id, raw, cal,
                                  raw.get(e.label) if e.label is not None else None,
                                  cal.get(e.label) if e.label is not None else None))
         return out
 
-    def _judge_open(self, z: str, examples: Sequence[Example]) -> list[Judgement]:
+    def _judge_open(self, z: str, examples: Sequence[Example]) -> list[Judgment]:
         """Open-ended outputs: the exact log-probability of the whole gold string."""
         gold = [e for e in examples if e.label is not None]
         res = self.lm.logprob([LogprobRequest(self.prompt(z, e.input), self.continuation(e.label))
                                for e in gold])
         by_id = {e.id: r.total for e, r in zip(gold, res)}
-        return [Judgement(e.id, None, None, by_id.get(e.id), by_id.get(e.id)) for e in examples]
+        return [Judgment(e.id, None, None, by_id.get(e.id), by_id.get(e.id)) for e in examples]
 
     def answers(self, z: str, examples: Sequence[Example], max_new_tokens: int = 32) -> list[str]:
         """Greedy answers of the model following z, first line only (open-ended tasks)."""

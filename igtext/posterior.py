@@ -32,12 +32,11 @@ class Posterior:
         best z stays whatever its weight) and the rest normalised again."""
         if not items:
             raise ValueError("no hypotheses to weight")
+        from scipy.special import softmax
         ranked = sorted(items, key=lambda t: (-t[2], t[0]))[:k or None]
-        top = ranked[0][2]
-        raw = [math.exp((o - top) / temperature) for _, _, o in ranked]
-        total = sum(raw)
-        kept = [(t, r / total) for n, (t, r) in enumerate(zip(ranked, raw))
-                if r / total >= min_weight or n == 0]          # the MAP z always stays
+        weights = softmax([o / temperature for _, _, o in ranked])
+        kept = [(t, float(w)) for n, (t, w) in enumerate(zip(ranked, weights))
+                if w >= min_weight or n == 0]                  # the MAP z always stays
         norm = sum(w for _, w in kept)
         return cls(tuple(t for (_, t, _), _ in kept), tuple(i for (i, _, _), _ in kept),
                    tuple(w / norm for _, w in kept))

@@ -9,10 +9,10 @@ the other two are description-length terms. With all weights 0 the prior is 0.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from igtext.likelihood import log_normalise
 from igtext.lm.base import LanguageModel, LogprobRequest
 from igtext.prompts import Template
 
@@ -48,10 +48,8 @@ class Prior:
             parts: dict[str, float] = {}
             j = 0
             if self.w.judge_weight:
-                yes, no = res[2 * i].total, res[2 * i + 1].total
-                top = max(yes, no)
-                parts["judge_logp_yes"] = yes - (top + math.log(math.exp(yes - top) +
-                                                                math.exp(no - top)))
+                parts["judge_logp_yes"] = log_normalise(
+                    {"yes": res[2 * i].total, "no": res[2 * i + 1].total})["yes"]
                 j = 2 * len(zs)
             if self.w.lm_weight or self.w.token_cost:
                 r = res[j + i]

@@ -8,7 +8,6 @@ the same two kinds of judgment from a browser.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Protocol, Sequence
 
 from igtext.lm.base import LanguageModel, LogprobRequest
@@ -127,10 +126,9 @@ class ProxyAnnotator:
         res = self.lm.logprob(reqs)
         out, k = [], len(self.labels)
         for i in range(len(items)):
+            from scipy.special import softmax
             scores = [res[i * k + j].total for j in range(k)]
-            top = max(scores)
-            w = [math.exp(s - top) for s in scores]
-            dist = {y: v / sum(w) for y, v in zip(self.labels, w)}
+            dist = {y: float(v) for y, v in zip(self.labels, softmax(scores))}
             out.append((max(dist, key=dist.get), dist))
         return out
 
