@@ -79,6 +79,17 @@ def test_retry_after_is_honoured():
         assert time.perf_counter() - t >= 1.2 and lm.stats.retries == 2
 
 
+def test_retry_after_as_an_http_date_is_honoured():
+    from email.utils import formatdate
+    when = formatdate(time.time() + 2.0, usegmt=True)      # whole seconds: 1 to 2 s from now
+    with FaultProxy(None, retry_after=when) as p:
+        lm = _lm(p)
+        p.script = ["429"]
+        t = time.perf_counter()
+        assert lm.generate([_gen()])[0].text == "ok"
+        assert 0.9 <= time.perf_counter() - t < 5 and lm.stats.retries == 1
+
+
 def test_stall_reset_truncate_and_5xx_are_retried():
     with FaultProxy(None, stall_s=1.5) as p:
         lm = _lm(p, timeout_s=0.5, max_attempts=8)
