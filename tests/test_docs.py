@@ -69,3 +69,45 @@ def test_link_checker_sees_links_and_anchors(tmp_path):
                     "```\n[no](z.md)\n```\n")
     assert _links(page) == ["q.md#y"]
     assert _anchors(page) == {"a-b-cd", "same", "same-1"}
+
+
+def test_reference_picks_up_new_sections_without_edits():
+    """A section added later (here a `lora:` section of named recipes) is rendered by the
+    same generic walk: nested headings, map values, constraints, validator docstrings."""
+    import types
+    from typing import Optional
+
+    from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+    mod = types.ModuleType("fake_config")
+
+    class Recipe(BaseModel):
+        """One LoRA recipe."""
+        model_config = ConfigDict(extra="forbid")
+        rank: int = Field(16, ge=1, le=256, description="adapter rank")
+
+    class Lora(BaseModel):
+        prior: Recipe = Recipe()
+        named: dict[str, Recipe] = {}
+        extra: Optional[Recipe] = None
+
+        @model_validator(mode="after")
+        def _check(self):
+            """at most 8 named recipes"""
+            return self
+
+    class Root(BaseModel):
+        seed: int = 0
+        lora: Lora = Lora()
+
+    for cls in (Recipe, Lora, Root):
+        cls.__module__ = mod.__name__
+        setattr(mod, cls.__name__, cls)
+    assert configref.roots(mod) == [Root]
+    text = configref.render(mod)
+    for heading in ("## Root", "### `lora`", "### `lora.prior`", "### `lora.named.*`",
+                    "### `lora.extra`"):
+        assert f"\n{heading}\n" in text, heading
+    assert "| `rank` | int | `16` | ≥ 1, ≤ 256 | adapter rank |" in text
+    assert "Checked: at most 8 named recipes" in text
+    assert "map from str to [section](#loranamed)" in text
