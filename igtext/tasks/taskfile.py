@@ -1,4 +1,4 @@
-"""Reading and validating task files (JSONL or YAML). The format is in README.md.
+"""Reading and validating task files (JSONL or YAML). The format is in docs/tasks.md.
 
 JSONL: the first line is the header `{"name": ..., "labels": [...]?, "initial_hypothesis": ...?,
 "description": ...?, "world": ...?}`; every other line is one example
