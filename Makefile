@@ -30,9 +30,11 @@ demo: setup
 test: setup browser
 	$(BIN)/python -m pytest -q
 
-# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
+# Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded), and
+# tmux for the terminal-safety test.
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+	@command -v tmux >/dev/null || { apt-get update -q && apt-get install -y -q tmux; }
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"

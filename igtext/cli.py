@@ -7,8 +7,16 @@ import json
 import sys
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors quote what was typed: made safe for the terminal first."""
+
+    def error(self, message: str):
+        from igtext.terminal import safe
+        super().error(safe(message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="igtext", description="Imitative Generalization: search "
+    p = _Parser(prog="igtext", description="Imitative Generalization: search "
                                 "for a human-readable hypothesis z that explains D, then label D'.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -162,8 +170,9 @@ def _proposal_templates(values: list[str]) -> dict[str, str]:
 
 
 def _print_result(res) -> None:
+    from igtext.terminal import safe
     r = res.record
-    print(f"\nz* ({r.best.id}):\n{r.best.text}\n")
+    print(f"\nz* ({r.best.id}):\n{safe(r.best.text)}\n")
     print(f"objective {r.best.objective:.2f} = prior {r.best.prior:.2f} "
           f"+ log-likelihood {r.best.loglik:.2f}")
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
@@ -317,9 +326,10 @@ def _cmd_lineage(a) -> None:
 
 def _cmd_report(a) -> None:
     from igtext.report import write_report
+    from igtext.terminal import safe
     info = write_report(a.rundir, a.out, top=a.top)
     for w in info["warnings"]:
-        print(f"igtext: warning: {w}", file=sys.stderr)
+        print(f"igtext: warning: {safe(w)}", file=sys.stderr)
     print(json.dumps(info))
 
 
@@ -455,7 +465,13 @@ def _cmd_fit_likelihood(a) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     from igtext.errors import IgtextError, InputError
+    from igtext.terminal import safe
+    # transformers' and huggingface_hub's own bars ("Loading weights") on every command
+    # say nothing a user needs; igtext's progress bars are rich's and unaffected
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
     a = _parser().parse_args(argv)
     try:
@@ -465,10 +481,10 @@ def main(argv: list[str] | None = None) -> int:
          "train-proposer": _cmd_train_proposer, "distil": _cmd_distil, "lineage": _cmd_lineage,
          "report": _cmd_report}[a.cmd](a)
     except InputError as e:
-        print(f"igtext: error: {e}", file=sys.stderr)
+        print(f"igtext: error: {safe(e)}", file=sys.stderr)
         return 2
     except IgtextError as e:
-        print(f"igtext: error: {e}", file=sys.stderr)
+        print(f"igtext: error: {safe(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("igtext: interrupted; `igtext resume` continues from the last checkpoint",

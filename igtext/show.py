@@ -6,12 +6,12 @@ import time
 from typing import Callable
 
 from rich.console import Console, Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from igtext.runview import Draft, LineageNode, RunView, load_run
+from igtext.terminal import safe
 from igtext.textdiff import changed_words, word_diff
 
 
@@ -20,7 +20,8 @@ def _f(x, fmt: str = ".2f") -> str:
 
 
 def _short(text: str, n: int = 100) -> str:
-    text = " ".join(text.split())
+    """One line of untrusted text, made safe (`terminal.safe`), at most `n` characters."""
+    text = safe(" ".join(text.split()))
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
@@ -52,7 +53,8 @@ def _generations(view: RunView) -> Table:
                 "tokens"):
         t.add_column(col, justify="right" if col != "best" else "left", no_wrap=True)
     for g in view.generations:
-        t.add_row(str(g.generation), g.best or "", _f(g.objective), _f(g.prior), _f(g.loglik),
+        t.add_row(str(g.generation), safe(g.best or "", markup=True), _f(g.objective),
+                  _f(g.prior), _f(g.loglik),
                   str(len(g.population)), str(g.scored_so_far), str(g.lm_calls or ""),
                   str(g.lm_tokens or ""))
     return t
@@ -72,16 +74,17 @@ def show_view(view: RunView, top: int = 5) -> Group:
     """What `igtext show` prints, as one renderable."""
     start = view.start
     parts: list = [Text.from_markup(
-        f"[bold]{escape(str(view.root))}[/bold]: {_status(view)}; task "
-        f"{escape(str(start.task))}, model {escape(str(start.model))}, "
-        f"{escape(str(start.strategy))} search, seed {escape(str(start.seed))}")]
+        f"[bold]{safe(view.root, markup=True)}[/bold]: {_status(view)}; task "
+        f"{safe(start.task, markup=True)}, model {safe(start.model, markup=True)}, "
+        f"{safe(start.strategy, markup=True)} search, seed {safe(start.seed, markup=True)}")]
     for w in view.warnings:
-        parts.append(Text(f"warning: {w}", style="yellow"))
+        parts.append(Text(f"warning: {safe(w)}", style="yellow"))
     parts.append(_generations(view))
     best = view.best()
     if best:
         head = "z*" if view.finished else "best so far"
-        parts.append(Text.assemble((f"{head} ({best.id}, {best.operator}): ", "bold"), best.text))
+        parts.append(Text.assemble((f"{head} ({safe(best.id)}, {safe(best.operator)}): ", "bold"),
+                                   safe(best.text)))
         parts.append(Text(breakdown(best)))
     if view.result:
         r = view.result
@@ -93,7 +96,8 @@ def show_view(view: RunView, top: int = 5) -> Group:
         t.add_column(col, no_wrap=True)
     t.add_column("text", min_width=20)
     for d in view.ranked(current=True)[:top]:
-        t.add_row(d.id, str(d.generation), d.operator, _f(d.objective), _f(d.prior),
+        t.add_row(safe(d.id, markup=True), str(d.generation), safe(d.operator, markup=True),
+                  _f(d.objective), _f(d.prior),
                   _f(d.loglik), _f(d.accuracy), Text(_short(d.text, 80)))
     parts.append(t)
     if view.refreshes:
@@ -135,14 +139,15 @@ def diff_view(view: RunView, a: str, b: str) -> Group:
     text = Text()
     for p in pieces:          # git's --word-diff=plain markers, readable without colour too
         if p.op == "delete":
-            text.append(f"[-{p.text}-]", style="red")
+            text.append(f"[-{safe(p.text)}-]", style="red")
         elif p.op == "insert":
-            text.append(f"{{+{p.text}+}}", style="green")
+            text.append(f"{{+{safe(p.text)}+}}", style="green")
         else:
-            text.append(p.text)
+            text.append(safe(p.text))
     removed, added = changed_words(pieces)
-    t = Table(title=f"{da.id} → {db.id}")
-    for col in ("", da.id, db.id, "change"):
+    ida, idb = safe(da.id, markup=True), safe(db.id, markup=True)
+    t = Table(title=f"{ida} → {idb}")
+    for col in ("", ida, idb, "change"):
         t.add_column(col, justify="right", no_wrap=True)
     comparable = da.complete and db.complete      # minibatch scores are not comparable
     for name in ("objective", "prior", "loglik", "accuracy"):
@@ -155,11 +160,11 @@ def diff_view(view: RunView, a: str, b: str) -> Group:
     out = [Text(f"-{removed} words, +{added} words"), text, t]
     for d in (da, db):
         if d.partial:
-            out.append(Text(f"{d.id} is scored on {d.n_scored} examples only (a minibatch): "
+            out.append(Text(f"{safe(d.id)} is scored on {d.n_scored} examples only (a minibatch): "
                             f"no change in log-likelihood or objective is shown"))
     if fixed or broke:
-        out.append(Text(f"examples fixed: {', '.join(fixed) or '-'}; newly wrong: "
-                        f"{', '.join(broke) or '-'}"))
+        out.append(Text(f"examples fixed: {safe(', '.join(fixed)) or '-'}; newly wrong: "
+                        f"{safe(', '.join(broke)) or '-'}"))
     return Group(*out)
 
 
@@ -167,9 +172,10 @@ def lineage_tree(view: RunView, draft_id: str) -> Tree:
     def label(n: LineageNode) -> Text:
         d = n.draft
         if n.repeated:
-            return Text.assemble((d.id, "bold"), " (shown above)")
-        return Text.assemble((d.id, "bold"), f"  gen {d.generation}, {d.operator}",
-                             f" (template {d.template_hash[:10]})" if d.template_hash else "",
+            return Text.assemble((safe(d.id), "bold"), " (shown above)")
+        return Text.assemble((safe(d.id), "bold"), f"  gen {d.generation}, {safe(d.operator)}",
+                             f" (template {safe(d.template_hash[:10])})" if d.template_hash
+                             else "",
                              f", objective {_f(d.objective)}{_partial(d)}" if d.scored
                              else ", not scored", "\n", _short(d.text, 160))
 
@@ -177,7 +183,7 @@ def lineage_tree(view: RunView, draft_id: str) -> Tree:
         for p in n.parents:
             grow(tree.add(label(p)), p)
         for m in n.missing_parents:
-            tree.add(Text(f"{m} (not in the log)", style="dim"))
+            tree.add(Text(f"{safe(m)} (not in the log)", style="dim"))
     root = view.lineage(draft_id)
     tree = Tree(label(root))
     grow(tree, root)

@@ -12,6 +12,7 @@ from typing import Callable, Protocol, Sequence
 
 from igtext.lm.base import LanguageModel, LogprobRequest
 from igtext.prompts import load_template
+from igtext.terminal import safe
 
 
 class Annotator(Protocol):
@@ -64,7 +65,7 @@ class TerminalAnnotator:
         out = []
         for i, (a, b) in enumerate(pairs, start=1):
             self.show(f"\n[{i}/{len(pairs)}] Which instructions would you find more plausible?"
-                      f"\n\n  A: {a}\n\n  B: {b}\n")
+                      f"\n\n  A: {safe(a)}\n\n  B: {safe(b)}\n")
             while True:
                 ans = self.ask("a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
                 if ans in ("a", "b", "t", "s", "q"):
@@ -78,9 +79,9 @@ class TerminalAnnotator:
         out = []
         choices = list(self.labels or [])
         for i, (z, x) in enumerate(items, start=1):
-            menu = "  ".join(f"{k + 1}) {c}" for k, c in enumerate(choices))
-            self.show(f"\n[{i}/{len(items)}] Follow these instructions:\n\n  {z}\n\n"
-                      f"Input: {x}\n{menu}")
+            menu = "  ".join(f"{k + 1}) {safe(c)}" for k, c in enumerate(choices))
+            self.show(f"\n[{i}/{len(items)}] Follow these instructions:\n\n  {safe(z)}\n\n"
+                      f"Input: {safe(x)}\n{menu}")
             ans = self.ask("answer (number or text; s to skip, q to quit): ").strip()
             if ans.lower() == "q":
                 break
