@@ -16,8 +16,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="igtext", description="Imitative Generalization: search "
-                                "for a human-readable hypothesis z that explains D, then label D'.")
+    p = _Parser(prog="igtext", description="Imitative Generalization: search for a "
+                "human-readable hypothesis z that explains D, then label D'.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="search for z* on a task")
