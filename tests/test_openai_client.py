@@ -70,6 +70,21 @@ def test_retries_are_bounded():
         assert lm.stats.retries == 2 and lm.stats.failures == 1
 
 
+def test_the_start_up_probe_is_retried_and_attempts_are_counted_truly():
+    with FaultProxy(None, script=["503", "429", "truncate"]) as p:   # /models, then more
+        lm = _lm(p)
+        assert lm.logprob_method == "top_logprobs" and lm.stats.retries == 3
+    with FaultProxy(None) as p:
+        p.script = ["503"] * 2
+        lm = _lm(p, max_attempts=2, probe=False)
+        with pytest.raises(ServerError, match=r"after 2 attempts"):
+            lm.generate([_gen()])
+        p.script = ["400"]                               # not retried: one attempt
+        with pytest.raises(BadRequestError):
+            lm.generate([_gen()])
+        assert lm.stats.http_calls == 3
+
+
 def test_retry_after_is_honoured():
     with FaultProxy(None, retry_after="0.6") as p:
         lm = _lm(p)

@@ -182,41 +182,53 @@ class OpenAILM:
         self.stats.retries += 1
         self.stats.errors[type(state.outcome.exception()).__name__] += 1
 
-    async def _call(self, client, endpoint: str, prompt_tokens: int, max_tokens: int, **kw):
-        """One HTTP request with retries and metering; returns the SDK's response."""
+    async def _retrying(self, request):
+        """`await request()` on the retry policy of every call (the probe's included): retried
+        on 408/409/429/5xx, timeouts, dropped connections and unreadable bodies, at most
+        `max_attempts` times; a final failure is mapped to our error tree with the number of
+        attempts really made."""
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
-
-        settle = self._meter(prompt_tokens + max_tokens,
-                             self.price.cost(prompt_tokens, max_tokens)) if self._meter else None
-        create = client.chat.completions.create if endpoint == "chat" else client.completions.create
+        attempts = 0
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_attempts),
                                                wait=self._wait, retry=retry_if_exception(_retryable),
                                                before_sleep=self._on_retry, reraise=True):
                 with attempt:
+                    attempts += 1
                     self.stats.http_calls += 1
-                    resp = await create(model=self.model, max_tokens=max_tokens, **kw)
+                    return await request()
         except Exception as e:           # noqa: BLE001 - mapped to our error tree below
             self.stats.failures += 1
             self.stats.errors[type(e).__name__] += 1
+            raise self._map_error(e, attempts) from None
+
+    async def _call(self, client, endpoint: str, prompt_tokens: int, max_tokens: int, **kw):
+        """One HTTP request with retries and metering; returns the SDK's response."""
+        settle = self._meter(prompt_tokens + max_tokens,
+                             self.price.cost(prompt_tokens, max_tokens)) if self._meter else None
+        create = client.chat.completions.create if endpoint == "chat" else client.completions.create
+        try:
+            resp = await self._retrying(lambda: create(model=self.model, max_tokens=max_tokens,
+                                                       **kw))
+        except Exception:
             if settle:                   # a request that failed is not billed
                 settle(0, 0.0)
-            raise self._map_error(e) from None
+            raise
         used = getattr(getattr(resp, "usage", None), "completion_tokens", None)
         used = max_tokens if used is None else min(int(used), max_tokens)
         if settle:
             settle(prompt_tokens + used, self.price.cost(prompt_tokens, used))
         return resp, used
 
-    def _map_error(self, e: BaseException) -> Exception:
+    def _map_error(self, e: BaseException, attempts: int = 1) -> Exception:
         import openai
         msg = self._scrub(getattr(e, "message", None) or str(e) or type(e).__name__)
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         if isinstance(e, openai.APITimeoutError):
             return APITimeoutError(f"the API server did not answer within {self.timeout_s} s "
-                                   f"({self.max_attempts} attempts)")
+                                   f"({tries})")
         if isinstance(e, openai.APIConnectionError):
-            return APIConnectionError(f"cannot reach the API server ({self.max_attempts} "
-                                      f"attempts): {msg}")
+            return APIConnectionError(f"cannot reach the API server ({tries}): {msg}")
         if isinstance(e, openai.APIStatusError):
             s = e.status_code
             if s in (401, 403):
@@ -226,14 +238,14 @@ class OpenAILM:
             if s in (400, 422):
                 return BadRequestError(msg, s)
             if s == 429:
-                return RateLimitError(f"rate limited after {self.max_attempts} attempts", s)
+                return RateLimitError(f"rate limited after {tries}", s)
             if s >= 500:
-                return ServerError(f"server error after {self.max_attempts} attempts: {msg}", s)
-            return APIStatusError(f"after {self.max_attempts} attempts: {msg}", s)
+                return ServerError(f"server error after {tries}: {msg}", s)
+            return APIStatusError(f"after {tries}: {msg}", s)
         if isinstance(e, APIError) or not isinstance(e, Exception):
             return e  # type: ignore[return-value]
         if isinstance(e, (openai.OpenAIError, ValueError)):
-            return APIError(f"unusable answer from the API server: {msg}")
+            return APIError(f"unusable answer from the API server ({tries}): {msg}")
         return e  # type: ignore[return-value]
 
     def _run(self, coro):
@@ -334,12 +346,11 @@ class OpenAILM:
 
         async def main():
             async with self._client() as client:
+                async def listed() -> list[str]:
+                    return [m.id async for m in client.models.list()]
                 try:
-                    ids = [m.id async for m in client.models.list()]
-                except Exception as e:          # noqa: BLE001
-                    mapped = self._map_error(e)
-                    if not isinstance(mapped, NotFoundError):   # no /models: fine
-                        raise mapped from None
+                    ids = await self._retrying(listed)
+                except NotFoundError:           # no /models: fine
                     ids = None
                 if ids is not None and self.model not in ids:
                     raise NotFoundError(f"model {self.model!r} is not served here (served: "
