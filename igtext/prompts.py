@@ -29,6 +29,17 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "judge_label": ("judge_label.j2", frozenset({"z", "input", "labels"})),
 }
 OPERATORS = ("initial", "refine", "crossover", "simplify")
+MAX_TEMPLATE_CHARS = 64 * 1024        # no model's context holds a longer prompt
+# What every template is rendered with once, when it is loaded: an error that only a render
+# finds (a division by zero, an `{% include %}`, a filter on the wrong type) is found before
+# anything is written.
+SAMPLE_VALUES = {
+    "z": "Name the breed.", "z_a": "Name the breed.", "z_b": "Say which breed it is.",
+    "input": "A dog with pale blue eyes.", "labels": ["husky", "poodle"],
+    "task_description": "name the breed of the dog described",
+    "examples": [{"input": "A dog with pale blue eyes.", "label": "husky"}],
+    "errors": [{"input": "A dog with curly fur.", "label": "poodle", "predicted": "husky"}],
+}
 
 
 def _environment():
@@ -81,13 +92,28 @@ def load_template(kind: str, path: str | Path | None = None) -> Template:
         # Package data, so that a non-editable install (even a zipped one) finds it.
         p = resources.files("igtext") / "templates" / default_file
         text = p.read_text(encoding="utf-8")
+    if not text.strip():
+        raise TemplateError("the template is empty", file=str(p))
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"the template has {len(text)} characters; at most "
+                            f"{MAX_TEMPLATE_CHARS} fit a model's context", file=str(p))
     try:
         ast = jinja2.Environment().parse(text)
-    except jinja2.TemplateSyntaxError as e:
+        unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
+    except jinja2.TemplateSyntaxError as e:      # an unknown filter or test too
         raise TemplateError(f"template syntax: {e.message}", file=str(p), line=e.lineno) from None
-    unknown = sorted(meta.find_undeclared_variables(ast) - allowed)
     if unknown:
         line = next((i + 1 for i, ln in enumerate(text.splitlines()) if unknown[0] in ln), None)
         raise TemplateError(f"unknown placeholder {unknown[0]!r} (a {kind} template may use: "
                             f"{', '.join(sorted(allowed))})", file=str(p), line=line)
-    return Template(kind=kind, text=text, source=str(p))
+    try:
+        template = Template(kind=kind, text=text, source=str(p))
+        sample = template.render(**{k: SAMPLE_VALUES[k] for k in allowed})
+    except TemplateError:
+        raise
+    except Exception as e:                       # noqa: BLE001 - any failure of a render
+        raise TemplateError(f"fails when rendered with sample values: {type(e).__name__}: "
+                            f"{e}", file=str(p)) from None
+    if not sample.strip():
+        raise TemplateError("renders as empty text", file=str(p))
+    return template

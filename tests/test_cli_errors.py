@@ -110,3 +110,20 @@ def test_no_traceback_from_the_real_command(tmp_path):
                         str(tmp_path / "o")], capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("igtext: error:") and r.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("Fix: {{ z | no_such_filter }}", "No filter named 'no_such_filter'"),
+    ("{% include 'other.j2' %} {{ z }}", "fails when rendered with sample values"),
+    ("{{ z }} {{ 1 // 0 }}", "ZeroDivisionError"),
+    ("   \n", "the template is empty"),
+    ("{% if false %}{{ z }}{% endif %}", "renders as empty text"),
+    ("{{ z }} " + "word " * 20000, "at most 65536 fit"),
+])
+def test_template_errors_found_before_anything_is_written(capsys, tmp_path, text, expect):
+    bad = tmp_path / "bad.j2"
+    bad.write_text(text)
+    code, err, out = _run(capsys, tmp_path, "builtin:husky", "--proposal-prompt",
+                          f"refine={bad}")
+    assert code == 2 and expect in err and "bad.j2" in err, err
+    assert err.count("\n") == 1 and not out.exists()
