@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from igtext.errors import InputError
+from igtext.files import json_value
 
 OPERATORS = ("initial", "refine")
 
@@ -113,12 +114,7 @@ def read_traces(path: str | os.PathLike) -> list[Trace]:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg}, column {e.colno})", file=p,
-                             line=n) from None
-        out.append(parse_trace(obj, p, n))
+        out.append(parse_trace(json_value(line, p, n), p, n))
     if not out:
         raise InputError("no traces in the file", file=p)
     return out

@@ -127,3 +127,49 @@ def test_template_errors_found_before_anything_is_written(capsys, tmp_path, text
                           f"refine={bad}")
     assert code == 2 and expect in err and "bad.j2" in err, err
     assert err.count("\n") == 1 and not out.exists()
+
+
+def _deep_jsonl(tmp_path):
+    p = tmp_path / "deep.jsonl"
+    p.write_text(json.dumps({"name": "t", "labels": ["a", "b"]}) + "\n" + "[" * 200_000 + "\n")
+    return p, ":2: nested more than 64 levels deep"
+
+
+def _deep_yaml(tmp_path):
+    p = tmp_path / "deep.yaml"
+    p.write_text("name: t\nlabels: [a, b]\ntrain: " + "[" * 100_000 + "\n")
+    return p, "deep.yaml: nested more than 64 levels deep"
+
+
+def _huge_id(tmp_path):
+    p = tmp_path / "huge.jsonl"
+    p.write_text(json.dumps({"name": "t", "labels": ["a", "b"]}) + "\n"
+                 + '{"split": "train", "id": ' + "7" * 5000 + ', "input": "x", "label": "a"}\n')
+    return p, ":2: not usable JSON: Exceeds the limit"
+
+
+def _duplicate_yaml_key(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("name: t\nlabels: [a, b]\nname: u\ntrain:\n  - {id: 1, input: x, label: a}\n")
+    return p, "dup.yaml:3: not valid YAML: duplicate key 'name' (first on line 1)"
+
+
+@pytest.mark.parametrize("make", [_deep_jsonl, _deep_yaml, _huge_id, _duplicate_yaml_key])
+def test_deep_huge_and_duplicate_input_is_one_line(capsys, tmp_path, make):
+    p, expect = make(tmp_path)
+    code, err, out = _run(capsys, tmp_path, p)
+    assert code == 2 and expect in err, err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+@pytest.mark.parametrize("line, expect", [
+    ("[" * 200_000, ":1: nested more than 64 levels deep"),
+    ('{"kind": "comparison", "z_a": "x", "z_b": "y", "winner": "a", "annotator": "p", '
+     '"source": "person", "time": Infinity}', ":1: not usable JSON: Infinity is not a finite"),
+])
+def test_judgment_imports_refuse_deep_and_infinite_input(capsys, tmp_path, line, expect):
+    f = tmp_path / "j.jsonl"
+    f.write_text(line + "\n")
+    code = main(["judgments", "import", str(f), "--store", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2 and expect in err and err.count("\n") == 1, err

@@ -154,17 +154,14 @@ def _check(j) -> None:
 
 def read_jsonl(path: str | Path, known: Mapping[str, str] | None = None) -> list:
     """Parse and validate a judgment file; `known` maps hypothesis ids to texts."""
-    from igtext.files import read_text
+    from igtext.files import json_value, read_text
 
     p = str(path)
     out = []
     for n, line in enumerate(read_text(path, "judgment file").splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg}", file=p, line=n) from None
+        rec = json_value(line, p, n)
         if not isinstance(rec, dict):
             raise InputError("each line must be a JSON object", file=p, line=n)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from igtext.data import Example, Task
 from igtext.errors import InputError
+from igtext.files import check_depth, json_value, yaml_loader
 
 MAX_LINE_BYTES = 1 << 20          # one example line; a 10 MB line is an error, not a hang
 MAX_FILE_BYTES = 256 << 20
@@ -55,11 +56,7 @@ def _read_jsonl(p: Path, raw: bytes) -> Task:
     for n, line in enumerate(_decode_lines(p, raw), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON: {e.msg} (column {e.colno})",
-                             file=str(p), line=n) from None
+        obj = json_value(line, str(p), n)
         if not isinstance(obj, dict):
             raise InputError("each line must be a JSON object", file=str(p), line=n)
         if header is None:
@@ -81,11 +78,11 @@ class _LineLoader:
     def make():
         import yaml
 
-        class Loader(yaml.SafeLoader):
+        class Loader(yaml_loader()):
             pass
 
         def construct_mapping(loader, node, deep=False):
-            mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+            mapping = Loader.construct_mapping(loader, node, deep=deep)
             mapping["__line__"] = node.start_mark.line + 1
             return mapping
 
@@ -97,6 +94,7 @@ def _read_yaml(p: Path, raw: bytes) -> Task:
     import yaml
 
     _decode_lines(p, raw)  # UTF-8 and line-length checks with line numbers
+    check_depth(raw.decode("utf-8"), str(p), quotes="\"'")
     try:
         doc = yaml.load(raw.decode("utf-8"), Loader=_LineLoader.make())
     except yaml.YAMLError as e:
