@@ -173,3 +173,12 @@ def test_judgment_imports_refuse_deep_and_infinite_input(capsys, tmp_path, line,
     code = main(["judgments", "import", str(f), "--store", str(tmp_path / "s.sqlite")])
     err = capsys.readouterr().err
     assert code == 2 and expect in err and err.count("\n") == 1, err
+
+
+def test_a_one_label_task_is_refused(capsys, tmp_path):
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps({"name": "t", "labels": ["a"]}) + "\n"
+                 + json.dumps({"split": "train", "id": 1, "input": "x", "label": "a"}) + "\n")
+    code, err, out = _run(capsys, tmp_path, p)
+    assert code == 2 and "one.jsonl:1: field 'labels': needs at least two labels" in err
+    assert not out.exists()

@@ -58,8 +58,8 @@ def test_yaml_task_and_open_ended(tmp_path):
 
 
 @pytest.mark.parametrize("lines, line_no, field", [
-    ([{"name": "x", "labels": ["a"]}, {"split": "train", "id": 1, "input": "q"}], 2, "label"),
-    ([{"name": "x", "labels": ["a"]}, {"split": "train", "id": 1, "input": "q", "label": "b"}],
+    ([{"name": "x", "labels": ["a", "c"]}, {"split": "train", "id": 1, "input": "q"}], 2, "label"),
+    ([{"name": "x", "labels": ["a", "c"]}, {"split": "train", "id": 1, "input": "q", "label": "b"}],
      2, "label"),
     ([{"name": "x"}, {"split": "train", "id": 1, "input": 5, "label": "b"}], 2, "input"),
     ([{"name": "x"}, {"split": "train", "id": 1, "input": "q", "label": "b"},

@@ -136,6 +136,9 @@ def _build(p: Path, header: dict, header_line: int, rows) -> Task:
             raise _err(p, header_line, "labels", "must be a non-empty list of non-empty strings")
         if len(set(labels)) != len(labels):
             raise _err(p, header_line, "labels", "has duplicates")
+        if len(labels) < 2:
+            raise _err(p, header_line, "labels", "needs at least two labels (with one, every "
+                       "z explains D perfectly); leave it out for open-ended outputs")
         labels = tuple(labels)
     init = header.get("initial_hypothesis")
     if init is not None and (not isinstance(init, str) or not init.strip()):
