@@ -55,7 +55,8 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides(**overrides)
     t = _task(task)
-    components.preflight(t, cfg, out_dir, backend_given=not isinstance(model, (str, type(None))))
+    components.preflight(t, cfg, out_dir, backend_given=not isinstance(model, (str, type(None))),
+                         cache_dir=cache_dir)
     lm = _model(cfg, model)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
     rd = prepare_run_dir(out, t, cfg)

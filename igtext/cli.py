@@ -205,7 +205,7 @@ def _cmd_run(a) -> None:
         "refresh.judge": a.judge, "proposer.adapter": absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
-    preflight(task, cfg, a.out)            # before the model loads
+    preflight(task, cfg, a.out, cache_dir=a.cache_dir)      # before the model loads
     lm = load_backend(cfg)
     with _session(_person(cfg, task)) as annotator:
         rd = prepare_run_dir(a.out, task, cfg)

@@ -253,16 +253,19 @@ def budget_less(full: Budget, reserve: Reserve) -> Budget:
 # ---- before anything is written ----------------------------------------------------------
 
 def preflight(task: Task, config: RunConfig, out: str | os.PathLike | None = None,
-              backend_given: bool = False) -> RunDir | None:
+              backend_given: bool = False, cache_dir: str | os.PathLike | None = None
+              ) -> RunDir | None:
     """Every check a new run passes before its model loads or its directory is made: the
-    templates compile, the budget can do something, the model name and adapters are known,
-    and the run directory (if named) is free. Bad input raises `InputError`."""
+    templates compile and render, the budget can do something, the model name and adapters
+    are known, the LM cache opens, and the run directory (if named) is free. Bad input
+    raises `InputError`."""
     load_templates(config)
     check_budget(task, config)
     if not backend_given:
         from igtext.lm.registry import check_model_name
         check_model_name(config.model)
     check_adapters(config)
+    open_cache(cache_dir).close()
     return check_run_dir_free(out) if out is not None else None
 
 

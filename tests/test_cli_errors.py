@@ -182,3 +182,12 @@ def test_a_one_label_task_is_refused(capsys, tmp_path):
     code, err, out = _run(capsys, tmp_path, p)
     assert code == 2 and "one.jsonl:1: field 'labels': needs at least two labels" in err
     assert not out.exists()
+
+
+def test_a_corrupt_lm_cache_is_named_before_anything_is_written(capsys, tmp_path):
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "lm_cache.sqlite").write_bytes(b"this is not a database" * 100)
+    code, err, out = _run(capsys, tmp_path, "builtin:husky")
+    assert code == 2 and "lm_cache.sqlite" in err and "move it aside" in err, err
+    assert err.count("\n") == 1 and not out.exists()

@@ -14,7 +14,7 @@ import sqlite3
 from pathlib import Path
 from typing import Sequence
 
-from igtext.errors import UnsupportedError
+from igtext.errors import InputError, UnsupportedError
 from igtext.lm.base import (Generation, GenerationRequest, LanguageModel, Logprob,
                             LogprobRequest, self_metered)
 from igtext.lm.budget import Budget, Usage
@@ -33,10 +33,17 @@ def default_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
 class DiskCache:
     def __init__(self, directory: str | os.PathLike):
         self.path = Path(directory) / "lm_cache.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, "
+                             "value TEXT)")
+            self._db.execute("SELECT key, value FROM calls LIMIT 1").fetchall()
+        except (sqlite3.DatabaseError, OSError) as e:
+            raise InputError(f"the LM cache cannot be used ({e}); move it aside (mv "
+                             f"{self.path} {self.path}.bad) or pass another --cache-dir",
+                             file=str(self.path)) from None
 
     @staticmethod
     def key(model: str, kind: str, request: dict) -> str:
