@@ -184,3 +184,37 @@ def test_hf_path_model_loads(tmp_path, tiny_lm):
     a = lm.logprob([LogprobRequest("a dog", " husky")])[0].total
     b = tiny_lm.logprob([LogprobRequest("a dog", " husky")])[0].total
     assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_a_kill_during_the_final_evaluation_resends_at_most_one_part(tmp_path):
+    """The evaluation of z* on all of D is written to the cache in parts: a run killed in it
+    sends again, when resumed, at most one part (COMMIT_EVERY requests), not the whole of D."""
+    from igtext.lm.cache import COMMIT_EVERY
+    task = toy_task(n=100)             # D: (100 + 1) x 4 = 404 requests, more than one part
+    last = task.train[-1].input
+
+    class Crash(Exception):
+        pass
+
+    def recording(crash: bool):
+        lm = scripted_lm()
+        inner, sent = lm.logprob, []
+
+        def logprob(reqs):
+            sent.extend((r.context, r.continuation) for r in reqs)
+            if crash and any(last in r.context for r in reqs) and len(reqs) > 100:
+                raise Crash()          # inside the evaluation of D, on its last part
+            return inner(reqs)
+        lm.logprob = logprob
+        return lm, sent
+
+    cfg = _cfg(likelihood={"search_examples": 4}, search={"generations": 1})
+    lm, before = recording(crash=True)
+    rd = prepare_run_dir(tmp_path / "r", task, cfg)
+    with pytest.raises(Crash):
+        execute(rd, task, cfg, lm, tmp_path / "c", progress=False)
+    lm, after = recording(crash=False)
+    res = igtext.resume(tmp_path / "r", model=lm, cache_dir=tmp_path / "c")
+    again = set(before) & set(after)
+    assert 0 < len(again) <= COMMIT_EVERY < (len(task.train) + 1) * len(task.labels)
+    assert res.train_accuracy is not None

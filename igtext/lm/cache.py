@@ -2,8 +2,8 @@
 
 The key is the sha256 of the whole request: model name, call kind, every sampling
 parameter and the sample index. Credentials never go into `LanguageModel.name`.
-A batch is written in one transaction after the backend returns it, so a batch is either
-wholly cached or not at all.
+A batch is written in parts of at most `COMMIT_EVERY` requests, one transaction each, as
+the backend returns them: a part is either wholly cached or not at all.
 """
 from __future__ import annotations
 
@@ -70,11 +70,17 @@ class DiskCache:
         self._db.close()
 
 
+COMMIT_EVERY = 256          # requests per cache transaction (see MeteredLM)
+
+
 class MeteredLM:
     """Wraps a backend with the disk cache, the budget and the usage counters.
 
     It implements the same `LanguageModel` protocol, so scorers and proposers never know
-    whether a call was cached. Calls are checked per batch, before it is sent. Tokens are
+    whether a call was cached. A batch goes to the backend in parts of at most
+    `COMMIT_EVERY` requests, each written to the cache as soon as it returns, so a kill
+    loses at most one part (a search's batches fit in one; the final evaluation of z* on
+    all of D and D' takes several). Calls are checked per batch, before it is sent. Tokens are
     checked per batch too, except for backends that make several HTTP calls per request
     (`bind_meter`): those check and charge tokens and dollars before every HTTP call.
     A cached call is charged the tokens it cost when it was made (so the search follows
@@ -114,11 +120,15 @@ class MeteredLM:
         if miss and not self.self_metered:
             need += sum(estimate([requests[i] for i in miss]))
         self.budget.check(self.usage, len(requests), need)
-        fresh = run([requests[i] for i in miss]) if miss else []
-        records = {keys[i]: to_record(r) for i, r in zip(miss, fresh)}
-        if self.cache and records:
-            self.cache.put_many(records)
-        hits.update(records)
+        fresh = []
+        for start in range(0, len(miss), COMMIT_EVERY):
+            part = miss[start:start + COMMIT_EVERY]
+            got = run([requests[i] for i in part])
+            records = {keys[i]: to_record(r) for i, r in zip(part, got)}
+            if self.cache and records:
+                self.cache.put_many(records)
+            hits.update(records)
+            fresh += got
         out = [from_record(hits[k]) for k in keys]
         fresh_tokens = sum(_n_tokens(r) for r in fresh)
         self.usage.calls += len(requests)
