@@ -5,7 +5,7 @@ readers (show, report, label, distil, eval/).
     checkpoint.json   `Checkpoint`, rewritten atomically after each generation
     events.jsonl      one `Event` per line: `RunStart`, `Resume`, `Propose`, `Score`,
                       `Halving`, `Select`, `BudgetExhausted`, `Refresh`, `CheckpointEvent`,
-                      `Evaluate`, `RunEnd`
+                      `Evaluate`, `Failed`, `RunEnd`
 
 Each file carries `format`. A reader refuses, with one line naming the file, a run
 directory written by a newer igtext, and says so when a file of an older format lacks
@@ -132,6 +132,18 @@ class Checkpoint(Record):
     usage: dict[str, Any]          # `Usage.to_dict()`
     log_offset: int
     wall_s: float = 0.0
+    api: Optional[dict[str, Any]] = None     # API counts of every process so far
+
+
+def add_api_stats(a: Mapping | None, b: Mapping | None) -> dict | None:
+    """API call counts of two processes of one run, added (`errors` by kind)."""
+    if a is None or b is None:
+        return dict(b or a) if (a or b) else None
+    out = {k: a.get(k, 0) + b.get(k, 0) for k in set(a) | set(b) if k != "errors"}
+    errors = dict(a.get("errors") or {})
+    for k, v in (b.get("errors") or {}).items():
+        errors[k] = errors.get(k, 0) + v
+    return {**out, "errors": errors}
 
 
 # ---- events.jsonl -------------------------------------------------------------------------
@@ -244,6 +256,14 @@ class Evaluate(Event):
     note: Optional[str] = None
 
 
+class Failed(Event):
+    """The run stopped on an error it could not go on from (`igtext resume` continues)."""
+    event: Literal["failed"] = "failed"
+    generation: int = 0
+    error: str = ""
+    message: str = ""
+
+
 class RunEnd(Event):
     event: Literal["run_end"] = "run_end"
     best: Optional[str] = None
@@ -254,7 +274,7 @@ class RunEnd(Event):
 EVENTS: dict[str, type[Event]] = {
     cls.model_fields["event"].default: cls
     for cls in (RunStart, Resume, Propose, Score, Halving, Select, BudgetExhausted, Refresh,
-                CheckpointEvent, Evaluate, RunEnd)}
+                CheckpointEvent, Evaluate, Failed, RunEnd)}
 
 
 def parse_event(data: Mapping) -> Event:
@@ -272,4 +292,4 @@ def field_error(e: ValidationError) -> str:
 
 __all__ = ["FORMAT", "Record", "RunResult", "BestRecord", "SplitAccuracy", "Checkpoint",
            "Event", "EVENTS", "parse_event", "read_record", "parse_record", "check_format",
-           "field_error"]
+           "field_error", "add_api_stats"]

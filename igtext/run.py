@@ -3,6 +3,7 @@ resumable: restore -> search -> evaluate -> write.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -10,12 +11,13 @@ import time
 from igtext import components
 from igtext.config import RunConfig
 from igtext.data import SearchResult, Task
-from igtext.errors import BudgetExceeded, InputError
+from igtext.errors import BudgetExceeded, IgtextError, InputError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel, api_stats, describe
 from igtext.lm.budget import Budget, Usage
-from igtext.records import (FORMAT, BestRecord, Checkpoint, CheckpointEvent, Evaluate, Resume, RunEnd,
-                            RunResult, RunStart, Score, SplitAccuracy, read_record)
+from igtext.records import (FORMAT, BestRecord, Checkpoint, CheckpointEvent, Evaluate, Failed,
+                            Resume, RunEnd, RunResult, RunStart, Score, SplitAccuracy,
+                            add_api_stats, read_record)
 from igtext.rundir import RunDir, write_json_atomic
 from igtext.runlog import RunLog
 from igtext.search import SearchContext, SearchState, run_search
@@ -59,13 +61,14 @@ def _refresher(rd: RunDir, task: Task, config: RunConfig, lm, annotator, progres
                      progress=progress)
 
 
-def _restore(rd: RunDir) -> tuple[SearchState, Usage, int, float]:
-    """The search state, usage, log offset and wall seconds of the last checkpoint."""
+def _restore(rd: RunDir) -> tuple[SearchState, Usage, int, float, dict | None]:
+    """The search state, usage, log offset, wall seconds and API counts of the last
+    checkpoint (of every earlier process of the run)."""
     if not rd.checkpoint.exists():
-        return SearchState(), Usage(), 0, 0.0
+        return SearchState(), Usage(), 0, 0.0, None
     ck = read_record(Checkpoint, rd.checkpoint)
     return (SearchState.from_dict(ck.state), Usage.from_dict(ck.usage), ck.log_offset,
-            ck.wall_s)
+            ck.wall_s, ck.api)
 
 
 def _evaluate(likelihood: Likelihood, z: str, task: Task, backend: LanguageModel
@@ -94,7 +97,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     `annotator` answers the step-3 questions when `refresh.every` > 0 (by default the one
     `refresh.judge` names)."""
     t_start = time.time()
-    state, usage, offset, elapsed = _restore(rd)
+    state, usage, offset, elapsed, api_before = _restore(rd)
     cache = components.open_cache(cache_dir)
     full = Budget(config.budget.max_calls, config.budget.max_tokens, config.budget.max_dollars)
     parts = components.assemble(config, task, backend, cache, full, usage)
@@ -118,13 +121,26 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     if refresher is not None and state.adapters:
         refresher.install(ctx, state.adapters)        # resuming after a refresh
 
-    def checkpoint() -> None:
-        log.emit(CheckpointEvent(generation=state.generation, api=api_stats(backend)))
-        write_json_atomic(rd.checkpoint, Checkpoint(
-            state=state.to_dict(), usage=usage.to_dict(), log_offset=log.offset(),
-            wall_s=elapsed + time.time() - t_start).to_dict())
+    def api() -> dict | None:
+        return add_api_stats(api_before, api_stats(backend))
 
-    with _progress(progress, config.search.generations) as on_event:
+    last = {"checkpoint": read_record(Checkpoint, rd.checkpoint) if offset else None}
+
+    def checkpoint() -> None:
+        log.emit(CheckpointEvent(generation=state.generation, api=api()))
+        last["checkpoint"] = Checkpoint(
+            state=state.to_dict(), usage=usage.to_dict(), log_offset=log.offset(),
+            wall_s=elapsed + time.time() - t_start, api=api())
+        write_json_atomic(rd.checkpoint, last["checkpoint"].to_dict())
+
+    def failed() -> None:
+        """Keep this process's API counts: the last checkpoint again, with them added."""
+        if last["checkpoint"] is not None:
+            write_json_atomic(rd.checkpoint,
+                              last["checkpoint"].model_copy(update={"api": api()}).to_dict())
+
+    with _logged_failure(log, state, failed), \
+            _progress(progress, config.search.generations) as on_event:
         log.listeners.append(on_event)
         run_search(ctx, parts.strategy, config.search.generations, checkpoint, refresher)
         log.listeners.remove(on_event)
@@ -137,7 +153,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                          field="budget")
     likelihood = scorer.likelihood          # a refresh may have swapped in a fitted M_L
     lm.budget = likelihood.lm.budget = full
-    acc, eval_note = _evaluate(likelihood, best.hypothesis.text, task, backend)
+    with _logged_failure(log, state, failed):
+        acc, eval_note = _evaluate(likelihood, best.hypothesis.text, task, backend)
     mode = "calibrated" if config.likelihood.calibrate else "raw"
     log.emit(Evaluate(id=best.id, accuracy=acc, note=eval_note))
     wall = round(elapsed + time.time() - t_start, 2)
@@ -153,7 +170,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         accuracy=acc, accuracy_mode=mode, lm_calls=usage.calls,
         lm_calls_cached=usage.cached_calls, lm_tokens=usage.tokens,
         lm_dollars=round(usage.dollars, 6), logprob_method=info.logprob_method,
-        token_count=info.token_counting, api=api_stats(backend),
+        token_count=info.token_counting, api=api(),
         budget=config.budget.model_dump(), budget_exhausted=state.exhausted,
         evaluation_note=eval_note, adapters=dict(state.adapters),
         likelihood_model=likelihood.lm.name, proposer_model=parts.proposer.lm.name,
@@ -166,6 +183,18 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     cache.close()
     ranked = sorted(state.scored.values(), key=lambda s: (-s.objective, s.id))
     return SearchResult(best=best, candidates=tuple(ranked), record=result)
+
+
+@contextlib.contextmanager
+def _logged_failure(log: RunLog, state: SearchState, then):
+    """An error the run cannot go on from is written to the log, and `then()` called, before
+    it propagates."""
+    try:
+        yield
+    except (IgtextError, OSError) as e:
+        log.emit(Failed(generation=state.generation, error=type(e).__name__, message=str(e)))
+        then()
+        raise
 
 
 class _progress:

@@ -196,3 +196,35 @@ def test_cli_bad_api_inputs(tmp_path, monkeypatch, capsys):
     code, err = run("--model", "openai:m")
     assert code == 2 and "OPENAI_API_KEY" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_api_counts_add_up_across_a_failed_process_and_its_resume(tmp_path, monkeypatch):
+    """A fatal error is logged as an event, and result.json's `api` counts every process of
+    the run: the one that failed and the one that resumed it."""
+    import igtext
+    from conftest import toy_task
+    from igtext.config import RunConfig
+    from igtext.errors import BadRequestError
+    from igtext.runlog import read_events
+
+    cfg = RunConfig.model_validate({
+        "model": "openai:m", "api": {"base_url": "http://unused", "max_attempts": 2},
+        "search": {"generations": 2, "population": 2, "offspring": 2, "elite": 1},
+        "likelihood": {"search_examples": 4}})
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FaultProxy(None) as p:
+        cfg = cfg.with_overrides(**{"api.base_url": p.url})
+        igtext.search(toy_task(8), config=cfg, out_dir=tmp_path / "ref",
+                      cache_dir=tmp_path / "ref-cache")
+        clean = sum(p.counts.values())
+    with FaultProxy(None, script=[None] * (clean - 10) + ["503", "400"]) as p:
+        cfg = cfg.with_overrides(**{"api.base_url": p.url})
+        with pytest.raises(BadRequestError):
+            igtext.search(toy_task(8), config=cfg, out_dir=tmp_path / "run",
+                          cache_dir=tmp_path / "cache")
+        events, _ = read_events(tmp_path / "run" / "events.jsonl")
+        assert events[-1].event == "failed" and events[-1].error == "BadRequestError"
+        res = igtext.resume(tmp_path / "run", model=_lm(p), cache_dir=tmp_path / "cache")
+        api = res.record.api
+        assert api["http_calls"] == sum(p.counts.values()) > clean
+        assert api["retries"] == 1 and api["failures"] == 1
