@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("rundir")
     s.add_argument("--cache-dir")
     s.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
+    s.add_argument("--timeout-s", type=float, help="API settings that do not change the "
+                   "search may differ from the run's (recorded in its log)")
+    s.add_argument("--concurrency", type=int)
+    s.add_argument("--max-attempts", type=int)
     s.add_argument("--quiet", action="store_true")
 
     lb = sub.add_parser("label", help="label a split with z*")
@@ -251,22 +255,27 @@ def _session(annotator):
             print(f"{collector.refused} request(s) refused", file=sys.stderr)
 
 
-def _reopen(rundir: str, base_url: str | None):
-    """A run directory's task and config (with the server named again), and its model."""
+def _reopen(rundir: str, base_url: str | None, **api):
+    """A run directory's task and config (with the server named again, and `api` settings
+    that do not change the search), and its model."""
     from igtext.components import check_adapters, load_backend
     from igtext.rundir import read_run_dir
     rd, task, cfg = read_run_dir(rundir)
-    cfg = cfg.with_overrides(**{"api.base_url": base_url})
+    cfg = cfg.with_overrides(**{"api.base_url": base_url,
+                                **{f"api.{k}": v for k, v in api.items()}})
     check_adapters(cfg)
     return rd, task, cfg, load_backend(cfg)
 
 
 def _cmd_resume(a) -> None:
     from igtext.run import execute
-    rd, task, cfg, lm = _reopen(a.rundir, a.base_url)
+    changed = {k: v for k, v in (("timeout_s", a.timeout_s), ("concurrency", a.concurrency),
+                                 ("max_attempts", a.max_attempts)) if v is not None}
+    rd, task, cfg, lm = _reopen(a.rundir, a.base_url, **changed)
     with _session(_person(cfg, task)) as annotator:
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
-                              annotator=annotator))
+                              annotator=annotator,
+                              changed={f"api.{k}": v for k, v in changed.items()}))
 
 
 def _cmd_label(a) -> None:

@@ -176,6 +176,7 @@ class RunStart(Event):
 class Resume(Event):
     event: Literal["resume"] = "resume"
     generation: int = 0
+    changed: dict[str, Any] = {}        # settings that differ from config.json (not the search's)
 
 
 class Propose(Event):

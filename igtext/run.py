@@ -91,11 +91,12 @@ def _evaluate(likelihood: Likelihood, z: str, task: Task, backend: LanguageModel
 
 def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
             cache_dir: str | os.PathLike | None = None, progress: bool = True,
-            annotator=None) -> SearchResult:
+            annotator=None, changed: dict | None = None) -> SearchResult:
     """Run the search in `rd`, continuing from its checkpoint if there is one.
 
     `annotator` answers the step-3 questions when `refresh.every` > 0 (by default the one
-    `refresh.judge` names)."""
+    `refresh.judge` names). `changed`: settings a resume runs with that differ from the
+    run's config.json and do not change the search (API timeouts, say), for the log."""
     t_start = time.time()
     state, usage, offset, elapsed, api_before = _restore(rd)
     cache = components.open_cache(cache_dir)
@@ -114,8 +115,8 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                           templates=templates, logprob_method=describe(backend).logprob_method,
                           proposer_model=parts.proposer.lm.name,
                           eval_reserve=reserve.to_dict()))
-    else:
-        log.emit(Resume(generation=state.generation))
+    if offset or changed:       # (a run killed before its first checkpoint starts afresh)
+        log.emit(Resume(generation=state.generation, changed=changed or {}))
     ctx = SearchContext(scorer, parts.proposer, log, state, random.Random(config.seed))
     refresher = _refresher(rd, task, config, lm, annotator, progress)
     if refresher is not None and state.adapters:

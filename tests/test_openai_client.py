@@ -228,3 +228,31 @@ def test_api_counts_add_up_across_a_failed_process_and_its_resume(tmp_path, monk
         api = res.record.api
         assert api["http_calls"] == sum(p.counts.values()) > clean
         assert api["retries"] == 1 and api["failures"] == 1
+
+
+def test_resume_takes_api_settings_that_do_not_change_the_search(tmp_path, monkeypatch, capsys):
+    """A run that failed on api.timeout_s resumes with a longer one; the log says so."""
+    from conftest import toy_task
+    from igtext.cli import main
+    from igtext.runlog import read_events
+    from igtext.tasks.taskfile import write_task_jsonl
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_task_jsonl(toy_task(8), tmp_path / "t.jsonl")
+    (tmp_path / "c.yaml").write_text(
+        "api: {timeout_s: 0.3, max_attempts: 1}\nlikelihood: {search_examples: 4}\n"
+        "search: {generations: 1, population: 2, offspring: 2, elite: 1}\n")
+    run = tmp_path / "run"
+    with FaultProxy(None, stall_s=1.0) as p:
+        p.script = [None] * 40 + ["stall"]                # mid-search
+        code = main(["run", str(tmp_path / "t.jsonl"), "--out", str(run), "--model", "openai:m",
+                     "--config", str(tmp_path / "c.yaml"), "--base-url", p.url, "--quiet",
+                     "--cache-dir", str(tmp_path / "cache")])
+        assert code == 1 and "did not answer within 0.3 s (1 attempt)" in capsys.readouterr().err
+        code = main(["resume", str(run), "--base-url", p.url, "--timeout-s", "30",
+                     "--max-attempts", "3", "--quiet", "--cache-dir", str(tmp_path / "cache")])
+        assert code == 0, capsys.readouterr().err
+    events, _ = read_events(run / "events.jsonl")
+    resumed = [e for e in events if e.event == "resume"]
+    assert resumed and resumed[-1].changed == {"api.timeout_s": 30.0, "api.max_attempts": 3}
+    assert json.loads((run / "config.json").read_text())["api"]["timeout_s"] == 0.3
