@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from igtext.data import Hypothesis, Scored, Task
-from igtext.lm.base import GenerationRequest, LanguageModel
+from igtext.errors import InputError
+from igtext.lm.base import GenerationRequest, LanguageModel, describe
 from igtext.prompts import OPERATORS, Template, load_template
 
 
@@ -96,12 +97,33 @@ class Proposer:
         return {**base, "z": parent.hypothesis.text, "errors": errors,
                 "examples": [{"input": e.input, "label": e.label} for e in sample]}
 
+    def _request(self, job: Job, values: dict) -> GenerationRequest:
+        return GenerationRequest(messages=(("user", self.templates[job.operator].render(**values)),),
+                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                                 top_p=self.top_p, sample_index=job.sample_index)
+
+    def _fitted(self, job: Job, values: dict, context: int | None) -> GenerationRequest:
+        """The job's request, with the examples and errors it shows cut from the end until
+        the prompt and `max_new_tokens` fit the model's context; one that cannot fit even
+        with one of each is refused, plainly."""
+        req = self._request(job, values)
+        while context and self.lm.count_tokens([req])[0] + self.max_new_tokens > context:
+            longest = max(("examples", "errors"), key=lambda k: len(values.get(k) or []))
+            if len(values.get(longest) or []) <= 1:
+                raise InputError(
+                    f"the {job.operator} prompt ({self.lm.count_tokens([req])[0]} tokens) and "
+                    f"{self.max_new_tokens} new tokens do not fit the model's context of "
+                    f"{context} tokens, even with one example; shorten the template, the "
+                    f"task's inputs or proposer.max_new_tokens",
+                    file=self.templates[job.operator].source, field="proposer")
+            values = {**values, longest: values[longest][:len(values[longest]) // 2]}
+            req = self._request(job, values)
+        return req
+
     def propose(self, jobs: Sequence[Job], rng: random.Random) -> list[Proposal]:
         """Run all jobs in one LM batch. `rng` picks the examples shown in each prompt."""
-        prompts = [self.templates[j.operator].render(**self._vars(j, rng)) for j in jobs]
-        reqs = [GenerationRequest(messages=(("user", p),), max_new_tokens=self.max_new_tokens,
-                                  temperature=self.temperature, top_p=self.top_p,
-                                  sample_index=j.sample_index) for p, j in zip(prompts, jobs)]
+        context = describe(self.lm).context_tokens
+        reqs = [self._fitted(j, self._vars(j, rng), context) for j in jobs]
         gens = self.lm.generate(reqs) if reqs else []
         out = []
         for job, g in zip(jobs, gens):

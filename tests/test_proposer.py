@@ -42,3 +42,31 @@ def test_proposer_batches_jobs_and_records_lineage():
     assert out[1].hypothesis.parents == (parent.id,)
     assert out[1].template_hash == prop.templates["refine"].hash
     assert all(o.hypothesis.operator == j.operator for o, j in zip(out, jobs))
+
+
+def test_prompts_are_cut_to_the_models_context_or_refused(tmp_path):
+    """A prompt that would run past the model's context shows fewer examples; one that
+    cannot fit even with one is refused with a line naming the template."""
+    from dataclasses import replace
+
+    from igtext.errors import InputError
+    from igtext.prompts import load_template
+
+    lm = scripted_lm()
+    lm.max_positions = 400                 # scripted tokens are words
+    task = toy_task(16)
+    long = replace(task, train=tuple(replace(e, input=e.input + " and so on" * 20)
+                                     for e in task.train))          # ~65 words per example
+    seen = []
+    inner = lm.generate_fn
+    lm.generate_fn = lambda req: seen.append(lm.count_tokens([req])[0]) or inner(req)
+    prop = Proposer(lm, long, n_examples=8, max_new_tokens=64)
+    out = prop.propose([Job("initial", sample_index=0)], random.Random(0))
+    assert out[0].hypothesis is not None and seen and seen[0] + 64 <= 400
+    assert seen[0] > 100                   # some examples are still shown
+
+    big = tmp_path / "big.j2"
+    big.write_text("Read all of this. " * 150 + "{% for e in examples %}{{ e.input }}{% endfor %}")
+    prop = Proposer(lm, long, {"initial": load_template("initial", big)}, max_new_tokens=64)
+    with pytest.raises(InputError, match=r"big\.j2.*do not fit the model's context of 400"):
+        prop.propose([Job("initial", sample_index=0)], random.Random(0))

@@ -71,9 +71,11 @@ class Logprob:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """How a backend's numbers are obtained, for the run log and `result.json`."""
+    """How a backend's numbers are obtained, for the run log and `result.json`, and how many
+    tokens its context holds (None: unknown)."""
     logprob_method: str
     token_counting: str
+    context_tokens: int | None = None
 
 
 @runtime_checkable
@@ -86,7 +88,8 @@ class LanguageModel(Protocol):
     Optional members, read through the functions below, which supply the defaults a
     backend gets when it leaves them out (a local model needs none of them):
 
-        describe() -> ModelInfo     default: exact local forward pass, its own tokenizer
+        describe() -> ModelInfo     default: exact local forward pass, its own tokenizer,
+                                    a context of `max_positions` tokens if it says so
         price                       an object with `cost(prompt_tokens, completion_tokens)`
                                     in US dollars; default: free
         bind_meter(reserve)         for backends that make several paid calls per request:
@@ -112,7 +115,8 @@ def describe(lm: LanguageModel) -> ModelInfo:
     own = getattr(lm, "describe", None)
     if own is not None:
         return own()
-    return ModelInfo("exact (local forward pass)", f"{lm.name} tokenizer")
+    return ModelInfo("exact (local forward pass)", f"{lm.name} tokenizer",
+                     getattr(lm, "max_positions", None))
 
 
 def dollars(lm: LanguageModel, prompt_tokens: int, completion_tokens: int) -> float:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 from igtext.errors import InputError, UnsupportedError
 from igtext.lm.base import (Generation, GenerationRequest, LanguageModel, Logprob,
-                            LogprobRequest, self_metered)
+                            LogprobRequest, ModelInfo, describe, self_metered)
 from igtext.lm.budget import Budget, Usage
 
 
@@ -110,6 +110,9 @@ class MeteredLM:
 
     def count_tokens(self, items):
         return self.inner.count_tokens(items)
+
+    def describe(self) -> ModelInfo:
+        return describe(self.inner)
 
     def _through_cache(self, kind: str, requests, estimate, run, to_record, from_record):
         keys = [DiskCache.key(self.name, kind, r.key_dict()) for r in requests]
