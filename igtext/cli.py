@@ -18,6 +18,8 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="igtext", description="Imitative Generalization: search for a "
                 "human-readable hypothesis z that explains D, then label D'.")
+    from igtext import __version__
+    p.add_argument("--version", action="version", version=f"igtext {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="search for z* on a task")
@@ -482,7 +484,11 @@ def main(argv: list[str] | None = None) -> int:
     # say nothing a user needs; igtext's progress bars are rich's and unaffected
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-    a = _parser().parse_args(argv)
+    parser = _parser()
+    if not (sys.argv[1:] if argv is None else argv):        # bare `igtext`: what it can do
+        parser.print_help()
+        return 0
+    a = parser.parse_args(argv)
     try:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,

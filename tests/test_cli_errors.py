@@ -191,3 +191,12 @@ def test_a_corrupt_lm_cache_is_named_before_anything_is_written(capsys, tmp_path
     code, err, out = _run(capsys, tmp_path, "builtin:husky")
     assert code == 2 and "lm_cache.sqlite" in err and "move it aside" in err, err
     assert err.count("\n") == 1 and not out.exists()
+
+
+def test_bare_igtext_prints_help_and_version_is_known(capsys):
+    assert main([]) == 0
+    assert "usage: igtext" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    from igtext import __version__
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"igtext {__version__}"
