@@ -112,11 +112,18 @@ BAD = [
      "crow-like", "classes.robin.traits.4.2", "contains 'crow', a word of the label 'crow'"),
     ("duplicate key",
      _swap("distractors:", "thing: raven\ndistractors:"),
-     "thing: raven", "thing", "duplicate key 'thing' (first at line 2)"),
+     "thing: raven", "thing", "duplicate key 'thing' (first on line 2)"),
     ("domain is not the file's name",
      _swap("domain: birds", "domain: fowl"),
      "domain: fowl", "domain", "must be the file's name 'birds'"),
 ]
+
+
+def test_a_deeply_nested_file_is_one_line(tmp_path):
+    p = tmp_path / "birds.yaml"
+    p.write_text("distractors: " + "[" * 100000 + "]" * 100000 + "\n")
+    with pytest.raises(InputError, match="nested too deep"):
+        read_world(p)
 
 
 def test_the_test_world_is_good(tmp_path):

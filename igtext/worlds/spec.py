@@ -92,6 +92,8 @@ def _load_yaml(text: str, name: str):
         mark = getattr(e, "problem_mark", None)
         raise InputError(f"not valid YAML: {getattr(e, 'problem', None) or e}", file=name,
                          line=mark.line + 1 if mark else None) from None
+    except RecursionError:          # a world nests 4 deep; "[[[[..." is no world file
+        raise InputError("nested too deep to be a world file", file=name) from None
     finally:
         loader.dispose()
     return data, lines
@@ -109,7 +111,7 @@ def _build(loader, node, path: tuple, lines: dict, name: str):
                 raise InputError(f"key {key!r} must be text (quote it)", file=name, line=line,
                                  field=_dotted(path + (str(key),)))
             if key in out:
-                raise InputError(f"duplicate key {key!r} (first at line {lines[path + (key,)]})",
+                raise InputError(f"duplicate key {key!r} (first on line {lines[path + (key,)]})",
                                  file=name, line=line, field=_dotted(path + (key,)))
             lines[path + (key,)] = line
             out[key] = _build(loader, value_node, path + (key,), lines, name)
