@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="search for z* on a task")
-    r.add_argument("task", help="a task file (.jsonl/.yaml) or builtin:NAME")
+    r.add_argument("task", help="a task file (.jsonl/.yaml), builtin:NAME or world:DOMAIN")
     r.add_argument("--out", required=True, help="run directory (must be new or empty)")
     r.add_argument("--config", help="YAML/JSON run config")
     r.add_argument("--seed", type=int)

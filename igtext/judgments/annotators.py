@@ -134,7 +134,11 @@ class ProxyAnnotator:
         return out
 
 
-SIMULATED_WORLDS = ("husky",)
+def simulated_worlds() -> tuple[str, ...]:
+    """The worlds with a simulated person: husky (`igtext.tasks.husky_world`) and every
+    shipped world domain (`igtext.worlds`)."""
+    from igtext.worlds import domains
+    return ("husky",) + domains()
 
 
 def simulated_for(task, seed: int = 0):
@@ -145,6 +149,10 @@ def simulated_for(task, seed: int = 0):
     if task.world == "husky":
         from igtext.tasks.husky_world import SimulatedPerson
         return SimulatedPerson(seed=seed)
+    if task.world in simulated_worlds():
+        from igtext.worlds import load_world
+        from igtext.worlds.person import SimulatedPerson
+        return SimulatedPerson(load_world(task.world), seed=seed)
     raise InputError(f"no simulated annotator for task {task.name!r}: it was not generated "
-                     f"by a simulated world (worlds: {', '.join(SIMULATED_WORLDS)})",
+                     f"by a simulated world (worlds: {', '.join(simulated_worlds())})",
                      field="refresh.judge")

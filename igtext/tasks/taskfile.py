@@ -148,10 +148,10 @@ def _build(p: Path, header: dict, header_line: int, rows) -> Task:
         raise _err(p, header_line, "description", "must be a string")
     world = header.get("world")
     if world is not None:
-        from igtext.judgments.annotators import SIMULATED_WORLDS
-        if world not in SIMULATED_WORLDS:
+        from igtext.judgments.annotators import simulated_worlds
+        if world not in simulated_worlds():
             raise _err(p, header_line, "world", f"unknown simulated world {world!r} (known: "
-                       f"{', '.join(SIMULATED_WORLDS)})")
+                       f"{', '.join(simulated_worlds())})")
 
     seen: dict[str, int | None] = {}
     train, test = [], []
