@@ -55,6 +55,10 @@ class Likelihood:
         """The same M_L (template, labels, content-free input) read from another model."""
         return Likelihood(lm, self.template, self.labels, self.content_free)
 
+    def with_labels(self, labels: Sequence[str] | None) -> "Likelihood":
+        """The same M_L over another label set (another task)."""
+        return Likelihood(self.lm, self.template, labels, self.content_free)
+
     def prompt(self, z: str, x: str) -> str:
         return self.template.render(z=z, input=x, labels=list(self.labels or []))
 
