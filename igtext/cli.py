@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
     tp.add_argument("--data", required=True, help="traces (JSONL, see igtext.traces)")
     tp.add_argument("--out", required=True, help="adapter directory")
-    tp.add_argument("--config", help="YAML/JSON with LoRA settings: rank, alpha, lr, epochs, "
-                                     "batch_size, max_length, targets, top_layers, seed")
+    tp.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry of a "
+                                     "run config: rank, alpha, lr, epochs, batch_size, "
+                                     "max_length, targets, top_layers, seed, ...)")
     tp.add_argument("--model", default="smollm2-135m")
     tp.add_argument("--rank", type=int)
     tp.add_argument("--lr", type=float)
@@ -121,7 +122,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="logistic regression on frozen LM features (seconds to fit), a LoRA "
                          "classifier on the LM (minutes on CPU), or logistic regression on "
                          "TF-IDF features (no LM when labelling: the fastest)")
-    ds.add_argument("--epochs", type=int, default=3, help="with --student lora")
+    ds.add_argument("--epochs", type=int, help="with --student lora (default: the run's "
+                                               "lora.classifier recipe's, 3)")
     ds.add_argument("--cache-dir")
     ds.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
 
@@ -287,12 +289,11 @@ def _cmd_distil(a) -> None:
     from igtext.run import read_run_dir
     _, _, cfg = read_run_dir(a.rundir)
     cfg = cfg.with_overrides(**{"api.base_url": a.base_url})
-    if a.epochs < 1:
+    if a.epochs is not None and a.epochs < 1:
         raise InputError("must be at least 1", field="epochs")
     from dataclasses import replace
-
-    from igtext.training.classifier import SETTINGS
-    lora = replace(SETTINGS, epochs=a.epochs, seed=a.seed)
+    lora = replace(cfg.lora.classifier.settings(), epochs=a.epochs or cfg.lora.classifier.epochs,
+                   seed=a.seed)
     print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=_load(cfg),
                             cache_dir=a.cache_dir, student=a.student, lora_settings=lora,
                             progress=sys.stderr.isatty())))
@@ -420,16 +421,13 @@ def _cmd_traces(a) -> None:
 
 
 def _cmd_train_proposer(a) -> None:
-    from igtext.config import ProposerTrainingConfig, load_config, parse_config
+    from igtext.config import load_recipe
     from igtext.errors import InputError
     from igtext.lm.registry import base_model_dir
     from igtext.traces import read_traces
     from igtext.training.proposer_ft import fit_proposer
-    cfg = load_config(a.config, ProposerTrainingConfig)
-    flags = {"rank": a.rank, "lr": a.lr, "epochs": a.epochs, "max_length": a.max_length}
-    cfg = parse_config({**cfg.model_dump(), **{k: v for k, v in flags.items() if v is not None}},
-                       "command line", None, ProposerTrainingConfig)
-    settings = cfg.lora()
+    settings = load_recipe("proposer", a.config, rank=a.rank, lr=a.lr, epochs=a.epochs,
+                           max_length=a.max_length).settings()
     traces = read_traces(a.data)
     tasks = sorted({t.task for t in traces})
     held = ({t.strip() for t in a.heldout_tasks.split(",")} if a.heldout_tasks
@@ -453,9 +451,9 @@ def _cmd_fit_prior(a) -> None:
     from igtext.training.reward import fit_prior
     comps = [(c.z_a, c.z_b, c.winner) for c in JudgmentStore(a.store).comparisons()]
     train, held = _split(comps, a.heldout, a.seed)
-    from igtext.training.lora import LoraSettings
-    recipe = LoraSettings(epochs=2, lr=2e-3, max_length=128, top_layers=8)
-    rep = fit_prior(train, base_model_dir(a.model), a.out, _settings(a, recipe), heldout=held,
+    from igtext.config import load_recipe
+    rep = fit_prior(train, base_model_dir(a.model), a.out,
+                    _settings(a, load_recipe("prior").settings()), heldout=held,
                     base_name=a.model, progress=not a.quiet)
     print(json.dumps(rep))
 
@@ -465,7 +463,8 @@ def _cmd_fit_likelihood(a) -> None:
     from igtext.judgments.store import JudgmentStore
     from igtext.lm.registry import base_model_dir
     from igtext.tasks import load_task
-    from igtext.training.likelihood_ft import RECIPE, fit_likelihood
+    from igtext.config import load_recipe
+    from igtext.training.likelihood_ft import fit_likelihood
     task = load_task(a.task)
     if not task.labels:
         raise InputError("fit-likelihood needs a task with a closed label set", field="task")
@@ -473,7 +472,8 @@ def _cmd_fit_likelihood(a) -> None:
     train_z, held_z = _split(zs, a.heldout, a.seed)       # held out by z: unseen instructions
     labels = JudgmentStore(a.store).labels()
     rep = fit_likelihood([j for j in labels if j.z in set(train_z)], task.labels,
-                         base_model_dir(a.model), a.out, _settings(a, RECIPE),
+                         base_model_dir(a.model), a.out,
+                         _settings(a, load_recipe("likelihood").settings()),
                          heldout=[j for j in labels if j.z in set(held_z)], base_name=a.model,
                          progress=not a.quiet)
     print(json.dumps(rep))

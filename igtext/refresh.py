@@ -8,8 +8,10 @@ scorer, and rescore the population. When the run starts from fitted adapters
 (`prior.adapter`, `likelihood.adapter`), each refit continues from them, at a quarter of the
 learning rate, rather than from the base model: a few dozen new judgments then adjust the
 fitted models to the z's and inputs the search is looking at instead of replacing
-them. Each refresh is one `refresh` event in the run log;
-the adapters live under RUNDIR/adapters/ and the checkpoint names the current ones.
+them. The refits use the run config's LoRA recipes (`lora.prior`, `lora.likelihood`) with
+the run's seed and `refresh.prior_epochs` / `refresh.likelihood_epochs`. Each refresh is one
+`refresh` event in the run log; the adapters live under RUNDIR/adapters/ and the checkpoint
+names the current ones.
 """
 from __future__ import annotations
 
@@ -22,14 +24,9 @@ from igtext.judgments.store import Comparison, JudgmentStore, LabelJudgment
 from igtext.likelihood import Likelihood
 from igtext.lm.cache import MeteredLM
 from igtext.search.base import SearchContext
-from igtext.training.likelihood_ft import RECIPE as LIKELIHOOD_RECIPE
 from igtext.training.likelihood_ft import fit_likelihood, load_tuned_lm
 from igtext.training.lora import LoraSettings
 from igtext.training.reward import RewardPrior, fit_prior
-
-PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
-LIKELIHOOD_LORA = LIKELIHOOD_RECIPE
-
 
 WARM_LR_SCALE = 0.25      # learning rate of a refit that continues from a fitted adapter
 
@@ -83,8 +80,7 @@ class Refresher:
             path = self.root / "adapters" / f"prior-g{generation}"
             init = self.cfg.prior.adapter
             rep = fit_prior(comps, self.base_dir, path,
-                            _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed,
-                                  lr=PRIOR_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                            self._recipe(self.cfg.lora.prior, r.prior_epochs, init),
                             base_name=self.base_name, progress=self.progress, init=init)
             out["prior"] = {"path": str(path.relative_to(self.root)), "report": rep}
         labels = self.store.labels()
@@ -92,12 +88,19 @@ class Refresher:
             path = self.root / "adapters" / f"likelihood-g{generation}"
             init = self.cfg.likelihood.adapter
             rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
-                                 _with(LIKELIHOOD_LORA, epochs=r.likelihood_epochs,
-                                       seed=self.cfg.seed,
-                                       lr=LIKELIHOOD_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                                 self._recipe(self.cfg.lora.likelihood, r.likelihood_epochs,
+                                              init),
                                  base_name=self.base_name, progress=self.progress, init=init)
             out["likelihood"] = {"path": str(path.relative_to(self.root)), "report": rep}
         return out
+
+    def _recipe(self, recipe, epochs: int, init) -> LoraSettings:
+        """The run's recipe (`lora.prior` or `lora.likelihood`) with the run's seed and
+        `refresh.*_epochs`, at a quarter of the learning rate when continuing an adapter."""
+        from dataclasses import replace
+        settings = recipe.settings()
+        return replace(settings, epochs=epochs, seed=self.cfg.seed,
+                       lr=settings.lr * (WARM_LR_SCALE if init else 1))
 
     def install(self, ctx: SearchContext, adapters: dict) -> None:
         """Put fitted models into the scorer (also used when a run resumes)."""
@@ -112,7 +115,3 @@ class Refresher:
             old = scorer.likelihood
             scorer.likelihood = Likelihood(lm, old.template, old.labels, old.content_free)
 
-
-def _with(settings: LoraSettings, **kw) -> LoraSettings:
-    from dataclasses import replace
-    return replace(settings, **kw)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from igtext.config import LoraRecipes
 from igtext.data import Example
 from igtext.errors import InputError
 from igtext.training.lora import LoraSettings
@@ -54,10 +55,10 @@ class LMClassifier:
 
 
 CLASSIFIER_META = "igtext_classifier.json"
-#: The settings of both uses unless the caller gives others (rank 8 on the attention
-#: projections of every layer, 3 epochs at lr 1e-3).
-SETTINGS = LoraSettings(epochs=3, lr=1e-3, rank=8, alpha=16, batch_size=8, max_length=256,
-                        targets=("q_proj", "k_proj", "v_proj", "o_proj"))
+#: The settings of both uses unless the caller gives others: the `classifier` recipe of
+#: `igtext.config.LoraRecipes` (rank 8 on the attention projections of every layer, 3 epochs
+#: at lr 1e-3).
+SETTINGS = LoraRecipes().classifier.settings()
 
 
 def load_classifier(path: str | Path, base_dir: str | Path) -> LMClassifier:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from igtext.config import LoraRecipes
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
 from igtext.prompts import Template, load_template
@@ -26,11 +27,8 @@ from igtext.training.lora import train as train_steps
 
 KIND = "likelihood"
 GROUP = 4          # judgments under one z that share one run of the z prefix in training
-# The recipe of eval/judgments.py: LoRA on every layer's attention and MLP, warm-up and
-# cosine decay, clipped gradients; fit on thousands of judgments under distinct z's.
-RECIPE = LoraSettings(rank=16, alpha=32, lr=2e-3, epochs=1, batch_size=8, max_length=320,
-                      targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                               "down_proj"), warmup=0.05, schedule="cosine", clip=1.0)
+#: The `likelihood` recipe of `igtext.config.LoraRecipes`, the default of `fit-likelihood`.
+RECIPE = LoraRecipes().likelihood.settings()
 
 
 def _target(j) -> str | None:
