@@ -210,6 +210,32 @@ def test_fit_likelihood_continues_from_an_adapter(tiny_dir, tmp_path):
     assert read_meta(tmp_path / "b", "likelihood")["settings"]["schedule"] == "cosine"
 
 
+def test_fit_commands_take_a_recipe_file_and_flags_over_it(tmp_path, tiny_dir, capsys):
+    from igtext.cli import main
+    from igtext.training.lora import read_meta
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    store.add([Comparison(f"short rule {i}", f"a much longer rule about dogs {i}", "a", "p",
+                          "person") for i in range(10)]
+              + [LabelJudgment(f"Rule {i}.", f"a dog {i}", "husky", None, "p", "person")
+                 for i in range(10)])
+    recipe = tmp_path / "lora.yaml"
+    recipe.write_text("rank: 4\nlr: 0.01\nbatch_size: 4\n")
+    common = ["--store", str(store.path), "--model", f"hf:{tiny_dir}", "--config", str(recipe),
+              "--quiet"]
+    assert main(["fit-prior", "--out", str(tmp_path / "p"), "--lr", "0.02", *common]) == 0
+    assert "train_accuracy" in json.loads(capsys.readouterr().out)
+    got = read_meta(tmp_path / "p", "prior")["settings"]
+    assert (got["rank"], got["alpha"], got["lr"], got["batch_size"]) == (4, 8, 0.02, 4)
+    assert (got["max_length"], got["top_layers"], got["epochs"]) == (128, 8, 2)   # the recipe's
+    assert main(["fit-likelihood", "--task", "builtin:husky", "--out", str(tmp_path / "l"),
+                 "--epochs", "2", "--seed", "3", *common]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["train_judgments"] == 8 and rep["heldout"]["fitted"]["n"] == 2     # by z
+    got = read_meta(tmp_path / "l", "likelihood")["settings"]
+    assert (got["rank"], got["lr"], got["epochs"], got["seed"]) == (4, 0.01, 2, 3)
+    assert (got["schedule"], got["clip"], got["max_length"]) == ("cosine", 1.0, 320)
+
+
 @pytest.fixture
 def tiny_run(tmp_path, tiny_dir):
     """A finished run on the toy task with the tiny model (as hf:PATH)."""
