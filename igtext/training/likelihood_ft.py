@@ -144,64 +144,19 @@ def _groups(items: list, size: int) -> list[list[int]]:
 
 def _group_label_logprobs(model, contexts: list[list[int]], conts: list[list[int]], pad):
     """log M_L(label | context) for every label (summed over the label's tokens, as M_L is
-    scored in search) for contexts that share a prefix (one z): the shared prefix runs once
-    with a cache, and each context's rest runs as one row after it with every label's tokens
-    packed behind it in a tree-shaped mask. Equal to a plain forward per (context, label)."""
+    scored in search) for contexts that share a prefix (one z), by the scoring backend's
+    `packed_logprobs`: the shared prefix runs once with a cache, and each context's rest runs
+    as one row after it with every label's tokens packed behind it. Equal to a plain forward
+    per (context, label); `model` is the peft model being trained."""
     import torch
 
-    from igtext.lm.hf import TransformersLM
-    shared = min(len(c) for c in contexts) - 1
-    for c in contexts[1:]:
-        k = 0
-        while k < shared and c[k] == contexts[0][k]:
-            k += 1
-        shared = k
-    if len(contexts) == 1 or shared < 8:
-        shared = 0
+    from igtext.lm.hf import attention_limits, packed_logprobs, run_prefix, shared_prefix_length
     base = model.get_base_model()
-    cache = None
-    if shared:
-        out = base(input_ids=torch.tensor([contexts[0][:shared]]), use_cache=True)
-        cache = TransformersLM._expand_cache(getattr(out, "cache", None) or out.past_key_values,
-                                             len(contexts))
-    rest = [c[shared:] for c in contexts]
-    extra = sum(len(y) - 1 for y in conts)
-    width, batch = max(len(r) for r in rest) + extra, len(rest)
-    ids = torch.full((batch, width), pad)
-    pos = torch.zeros((batch, width), dtype=torch.long)
-    mask = torch.zeros((batch, 1, width, shared + width), dtype=torch.bool)
-    mask[:, :, :, :shared] = True
-    reads_b, reads_q, reads_t, owner = [], [], [], []
-    for b, r in enumerate(rest):
-        m = len(r)
-        toks, positions = list(r), list(range(shared, shared + m))
-        mask[b, 0, :m, shared:shared + m] = torch.tril(torch.ones((m, m), dtype=torch.bool))
-        for li, y in enumerate(conts):
-            start, body = len(toks), list(y[:-1])
-            toks += body
-            positions += list(range(shared + m, shared + m + len(body)))
-            if body:
-                k = len(body)
-                mask[b, 0, start:start + k, shared:shared + m] = True
-                mask[b, 0, start:start + k, shared + start:shared + start + k] = \
-                    torch.tril(torch.ones((k, k), dtype=torch.bool))
-            for q, t in [(m - 1, y[0])] + [(start + j - 1, y[j]) for j in range(1, len(y))]:
-                reads_b.append(b)
-                reads_q.append(q)
-                reads_t.append(t)
-                owner.append(b * len(conts) + li)
-        n = len(toks)
-        ids[b, :n] = torch.tensor(toks)
-        pos[b, :n] = torch.tensor(positions)
-        for q in range(n, width):                      # padding attends to itself only
-            mask[b, 0, q, shared + q] = True
-    hidden = base.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=mask,
-                                cache=cache, use_cache=cache is not None).last_hidden_state
-    h = hidden[torch.tensor(reads_b), torch.tensor(reads_q)]
-    logp = torch.log_softmax(base.get_output_embeddings()(h).float(), dim=-1)
-    picked = logp[torch.arange(len(reads_t)), torch.tensor(reads_t)]
-    total = torch.zeros(batch * len(conts)).index_add(0, torch.tensor(owner), picked)
-    return total.view(batch, len(conts))
+    window, _ = attention_limits(base)
+    shared = shared_prefix_length(contexts, 8, window) if len(contexts) > 1 else 0
+    cache = run_prefix(base, contexts[0][:shared]) if shared else None
+    rows = packed_logprobs(base, [(c[shared:], conts) for c in contexts], shared, cache, pad)
+    return torch.stack([torch.stack([t.sum() for t in row]) for row in rows])
 
 
 def evaluate(lm, judgments: Sequence, labels: Sequence[str], template: Template) -> dict:
