@@ -101,10 +101,16 @@ def fit_classifier(examples: Sequence[Example], labels: Sequence[str], base_dir:
                                                        ["score"]))
     clf = LMClassifier(model, tok, labels, settings.max_length)
 
-    def loss(batch):
-        target = torch.tensor([t for _, t in batch])
-        logp = torch.log_softmax(clf.logits([e.input for e, _ in batch]), -1)
+    def collate(chunk):
+        enc = tok([e.input for e, _ in chunk], return_tensors="pt", padding=True,
+                  truncation=True, max_length=settings.max_length)
+        return {**enc, "target": torch.tensor([t for _, t in chunk])}
+
+    def loss(model, batch):
+        batch = dict(batch)
+        target = batch.pop("target")
+        logp = torch.log_softmax(model(**batch).logits, -1)
         return -(target * logp).sum(-1).mean()
-    train_steps(model, train, settings, loss, "fit classifier", progress)
+    train_steps(model, train, settings, collate, "fit classifier", progress, loss)
     model.eval()
     return clf

@@ -21,7 +21,7 @@ from igtext.config import LoraRecipes
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
 from igtext.prompts import Template, load_template
-from igtext.training.lora import (LoraSettings, adapter_hash, answer_loss, data_hash, read_meta,
+from igtext.training.lora import (LoraSettings, adapter_hash, data_hash, pad_answers, read_meta,
                                   save_meta)
 from igtext.training.lora import train as train_steps
 
@@ -86,21 +86,22 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         units = _groups(items, GROUP)
         per_step = replace(settings, batch_size=max(1, math.ceil(settings.batch_size / GROUP)))
 
-        def loss_fn(batch):
+        def collate(chunk):
+            return {"units": [([seqs[k][0] for k in units[u]],
+                               torch.tensor([dists[k] for k in units[u]])) for u in chunk]}
+
+        def loss_fn(model, batch):
             total, n = 0.0, 0
-            for u in batch:
-                scores = _group_label_logprobs(model, [seqs[k][0] for k in units[u]], conts,
-                                               pad)
-                target = torch.tensor([dists[k] for k in units[u]])
+            for contexts, target in batch["units"]:
+                scores = _group_label_logprobs(model, contexts, conts, pad)
                 total = total - (target * torch.log_softmax(scores, dim=-1)).sum()
-                n += len(units[u])
+                n += len(contexts)
             return total / n
-        losses = train_steps(model, list(range(len(units))), per_step, loss_fn,
-                             "fit likelihood", progress)
+        losses = train_steps(model, list(range(len(units))), per_step, collate,
+                             "fit likelihood", progress, loss_fn)
     else:
-        def loss_fn(batch):
-            return answer_loss(model, [seqs[k] for k in batch], pad)
-        losses = train_steps(model, list(range(len(seqs))), settings, loss_fn,
+        losses = train_steps(model, list(range(len(seqs))), settings,
+                             lambda chunk: pad_answers([seqs[k] for k in chunk], pad),
                              "fit likelihood", progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
