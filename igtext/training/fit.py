@@ -44,13 +44,13 @@ def likelihood_from_store(store: str | Path, task: str, out: str | Path, model: 
     from igtext.lm.registry import base_model_dir
     from igtext.tasks import load_task
     from igtext.training.likelihood_ft import fit_likelihood
-    labels_of = load_task(task).labels
-    if not labels_of:
+    labels = load_task(task).labels
+    if not labels:
         raise InputError("fit-likelihood needs a task with a closed label set", field="task")
     judgments = JudgmentStore(store).labels()
     train_z, held_z = heldout_split(sorted({j.z for j in judgments}), heldout, settings.seed)
     train_z, held_z = set(train_z), set(held_z)
-    return fit_likelihood([j for j in judgments if j.z in train_z], labels_of,
+    return fit_likelihood([j for j in judgments if j.z in train_z], labels,
                           base_model_dir(model), out, settings,
                           heldout=[j for j in judgments if j.z in held_z], base_name=model,
                           progress=progress)
