@@ -80,7 +80,8 @@ class Refresher:
             path = self.root / "adapters" / f"prior-g{generation}"
             init = self.cfg.prior.adapter
             rep = fit_prior(comps, self.base_dir, path,
-                            self._recipe(self.cfg.lora.prior, r.prior_epochs, init),
+                            refit_settings(self.cfg.lora.prior, r.prior_epochs,
+                                           self.cfg.seed, bool(init)),
                             base_name=self.base_name, progress=self.progress, init=init)
             out["prior"] = {"path": str(path.relative_to(self.root)), "report": rep}
         labels = self.store.labels()
@@ -88,19 +89,11 @@ class Refresher:
             path = self.root / "adapters" / f"likelihood-g{generation}"
             init = self.cfg.likelihood.adapter
             rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
-                                 self._recipe(self.cfg.lora.likelihood, r.likelihood_epochs,
-                                              init),
+                                 refit_settings(self.cfg.lora.likelihood, r.likelihood_epochs,
+                                                self.cfg.seed, bool(init)),
                                  base_name=self.base_name, progress=self.progress, init=init)
             out["likelihood"] = {"path": str(path.relative_to(self.root)), "report": rep}
         return out
-
-    def _recipe(self, recipe, epochs: int, init) -> LoraSettings:
-        """The run's recipe (`lora.prior` or `lora.likelihood`) with the run's seed and
-        `refresh.*_epochs`, at a quarter of the learning rate when continuing an adapter."""
-        from dataclasses import replace
-        settings = recipe.settings()
-        return replace(settings, epochs=epochs, seed=self.cfg.seed,
-                       lr=settings.lr * (WARM_LR_SCALE if init else 1))
 
     def install(self, ctx: SearchContext, adapters: dict) -> None:
         """Put fitted models into the scorer (also used when a run resumes)."""
@@ -115,3 +108,12 @@ class Refresher:
             old = scorer.likelihood
             scorer.likelihood = Likelihood(lm, old.template, old.labels, old.content_free)
 
+
+def refit_settings(recipe, epochs: int, seed: int, warm: bool) -> LoraSettings:
+    """A refit's LoRA settings: the run's recipe (`lora.prior` or `lora.likelihood`) with the
+    run's seed and `refresh.*_epochs`, at `WARM_LR_SCALE` of its learning rate when it
+    continues a fitted adapter (`warm`)."""
+    from dataclasses import replace
+    settings = recipe.settings()
+    return replace(settings, epochs=epochs, seed=seed,
+                   lr=settings.lr * (WARM_LR_SCALE if warm else 1))

@@ -90,10 +90,9 @@ def test_recipe_file_then_flags(tmp_path):
 
 
 def test_refresh_refits_with_the_run_configs_recipes():
-    from igtext.refresh import WARM_LR_SCALE, Refresher
+    from igtext.refresh import WARM_LR_SCALE, refit_settings
     cfg = RunConfig.model_validate({"seed": 7, "lora": {"prior": {"rank": 2, "lr": 0.01}}})
-    refresher = Refresher(None, None, cfg, None, None, None, "", None)
-    assert refresher._recipe(cfg.lora.prior, 3, None) == replace(
+    assert refit_settings(cfg.lora.prior, 3, cfg.seed, False) == replace(
         OLD["prior"], rank=2, alpha=4, lr=0.01, epochs=3, seed=7)
-    assert refresher._recipe(cfg.lora.likelihood, 2, "fitted/adapter") == replace(
+    assert refit_settings(cfg.lora.likelihood, 2, cfg.seed, True) == replace(
         OLD["likelihood"], epochs=2, seed=7, lr=OLD["likelihood"].lr * WARM_LR_SCALE)
