@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from igtext import components
-from igtext.config import ProposerTrainingConfig, RunConfig
+from igtext.config import RunConfig, load_recipe
 from igtext.data import Example, Hypothesis, Task
 from igtext.lm.cache import MeteredLM
 from igtext.lm.registry import converted_dir, load_model
@@ -79,10 +79,10 @@ def train_fold(k: int, train_tasks: list[str], held: list[str], out: Path, args)
     def traces(names):
         return traces_from_instruction_induction(None, names, demos=args.demos,
                                                  per_instruction=args.per_instruction, seed=k)
-    cfg = ProposerTrainingConfig(lr=args.lr, epochs=args.epochs, rank=args.rank,
-                                 top_layers=args.top_layers)
+    cfg = load_recipe("proposer", lr=args.lr, epochs=args.epochs, rank=args.rank,
+                      top_layers=args.top_layers)
     done = timer()
-    rep = fit_proposer(traces(train_tasks), converted_dir(MODEL), out, cfg.lora(),
+    rep = fit_proposer(traces(train_tasks), converted_dir(MODEL), out, cfg.settings(),
                        heldout=traces(held), base_name=MODEL,
                        source=f"instruction_induction fold {k}", progress=not args.quiet)
     return {"adapter": str(out), **rep, **done()}

@@ -67,12 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     for f in (fp, fl):
         f.add_argument("--store", required=True, help="judgment store (SQLite)")
         f.add_argument("--out", required=True, help="adapter directory")
+        f.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
+                                        "of a run config); flags override it")
         f.add_argument("--model", default="smollm2-135m")
         f.add_argument("--epochs", type=int, help="default: the recipe's (prior 2, M_L 1)")
         f.add_argument("--lr", type=float)
         f.add_argument("--rank", type=int)
         f.add_argument("--heldout", type=float, default=0.2, help="share held out for the report")
-        f.add_argument("--seed", type=int, default=0)
+        f.add_argument("--seed", type=int, help="default: the recipe's (0)")
         f.add_argument("--quiet", action="store_true")
     fl.add_argument("--task", required=True, help="the task (for its label set)")
 
@@ -90,8 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
     tp.add_argument("--data", required=True, help="traces (JSONL, see igtext.traces)")
     tp.add_argument("--out", required=True, help="adapter directory")
-    tp.add_argument("--config", help="YAML/JSON with LoRA settings: rank, alpha, lr, epochs, "
-                                     "batch_size, max_length, targets, top_layers, seed")
+    tp.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry of a "
+                                     "run config: rank, alpha, lr, epochs, batch_size, "
+                                     "max_length, targets, top_layers, seed, ...)")
     tp.add_argument("--model", default="smollm2-135m")
     tp.add_argument("--rank", type=int)
     tp.add_argument("--lr", type=float)
@@ -136,7 +139,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="logistic regression on frozen LM features (seconds to fit), a LoRA "
                          "classifier on the LM (minutes on CPU), or logistic regression on "
                          "TF-IDF features (no LM when labelling: the fastest)")
-    ds.add_argument("--epochs", type=int, default=3, help="with --student lora")
+    ds.add_argument("--epochs", type=int, help="with --student lora (default: the run's "
+                                               "lora.classifier recipe's, 3)")
     ds.add_argument("--cache-dir")
     ds.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
 
@@ -299,13 +303,12 @@ def _cmd_label(a) -> None:
 def _cmd_distil(a) -> None:
     from igtext.distil import distil
     from igtext.errors import InputError
-    if a.epochs < 1:
+    if a.epochs is not None and a.epochs < 1:
         raise InputError("must be at least 1", field="epochs")
-    lm = _reopen(a.rundir, a.base_url)[3]
+    _, _, cfg, lm = _reopen(a.rundir, a.base_url)
     from dataclasses import replace
-
-    from igtext.training.classifier import SETTINGS
-    lora = replace(SETTINGS, epochs=a.epochs, seed=a.seed)
+    lora = replace(cfg.lora.classifier.settings(), epochs=a.epochs or cfg.lora.classifier.epochs,
+                   seed=a.seed)
     print(json.dumps(distil(a.rundir, a.out, a.heldout, a.seed, model=lm,
                             cache_dir=a.cache_dir, student=a.student, lora_settings=lora,
                             progress=sys.stderr.isatty())))
@@ -380,27 +383,6 @@ def _cmd_judgments(a) -> None:
     print(json.dumps({a.action + "ed": n, **store.counts()}))
 
 
-def _split(items, heldout: float, seed: int):
-    import random
-    items = list(items)
-    random.Random(seed).shuffle(items)
-    k = int(len(items) * heldout)
-    return items[k:], items[:k]
-
-
-def _settings(a, recipe):
-    """The recipe's LoRA settings with the command line's --epochs, --lr, --rank, --seed."""
-    from dataclasses import replace
-    s = replace(recipe, seed=a.seed)
-    if a.epochs:
-        s = replace(s, epochs=a.epochs)
-    if a.lr:
-        s = replace(s, lr=a.lr)
-    if a.rank:
-        s = replace(s, rank=a.rank, alpha=2 * a.rank)
-    return s
-
-
 def _cmd_traces(a) -> None:
     from igtext.errors import InputError
     from igtext.traces import traces_from_instruction_induction, write_traces
@@ -416,63 +398,30 @@ def _cmd_traces(a) -> None:
 
 
 def _cmd_train_proposer(a) -> None:
-    from igtext.config import ProposerTrainingConfig, load_config, parse_config
-    from igtext.errors import InputError
-    from igtext.lm.registry import base_model_dir
-    from igtext.traces import read_traces
-    from igtext.training.proposer_ft import fit_proposer
-    cfg = load_config(a.config, ProposerTrainingConfig)
-    flags = {"rank": a.rank, "lr": a.lr, "epochs": a.epochs, "max_length": a.max_length}
-    cfg = parse_config({**cfg.model_dump(), **{k: v for k, v in flags.items() if v is not None}},
-                       "command line", None, ProposerTrainingConfig)
-    settings = cfg.lora()
-    traces = read_traces(a.data)
-    tasks = sorted({t.task for t in traces})
-    held = ({t.strip() for t in a.heldout_tasks.split(",")} if a.heldout_tasks
-            else set(tasks[::5]) if len(tasks) >= 5 else set())
-    unknown = held - set(tasks)
-    if unknown:
-        raise InputError(f"held-out task(s) not in the traces: {', '.join(sorted(unknown))}",
-                         field="heldout-tasks")
-    train = [t for t in traces if t.task not in held]
-    if not train:
-        raise InputError("every task is held out; nothing left to train on", file=a.data)
-    rep = fit_proposer(train, base_model_dir(a.model), a.out, settings,
-                       heldout=[t for t in traces if t.task in held], base_name=a.model,
-                       source=a.data, resume=a.resume, progress=not a.quiet)
-    print(json.dumps({**rep, "heldout_tasks": sorted(held), "adapter": a.out}))
+    from igtext.config import load_recipe
+    from igtext.training.fit import proposer_from_traces
+    recipe = load_recipe("proposer", a.config, rank=a.rank, lr=a.lr, epochs=a.epochs,
+                         max_length=a.max_length)
+    held = [t.strip() for t in a.heldout_tasks.split(",")] if a.heldout_tasks else None
+    print(json.dumps(proposer_from_traces(a.data, a.out, a.model, recipe.settings(), held,
+                                          resume=a.resume, progress=not a.quiet)))
 
 
 def _cmd_fit_prior(a) -> None:
-    from igtext.judgments.store import JudgmentStore
-    from igtext.lm.registry import base_model_dir
-    from igtext.training.reward import fit_prior
-    comps = [(c.z_a, c.z_b, c.winner) for c in JudgmentStore(a.store).comparisons()]
-    train, held = _split(comps, a.heldout, a.seed)
-    from igtext.training.lora import LoraSettings
-    recipe = LoraSettings(epochs=2, lr=2e-3, max_length=128, top_layers=8)
-    rep = fit_prior(train, base_model_dir(a.model), a.out, _settings(a, recipe), heldout=held,
-                    base_name=a.model, progress=not a.quiet)
-    print(json.dumps(rep))
+    from igtext.config import load_recipe
+    from igtext.training.fit import prior_from_store
+    recipe = load_recipe("prior", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank, seed=a.seed)
+    print(json.dumps(prior_from_store(a.store, a.out, a.model, recipe.settings(), a.heldout,
+                                      progress=not a.quiet)))
 
 
 def _cmd_fit_likelihood(a) -> None:
-    from igtext.errors import InputError
-    from igtext.judgments.store import JudgmentStore
-    from igtext.lm.registry import base_model_dir
-    from igtext.tasks import load_task
-    from igtext.training.likelihood_ft import RECIPE, fit_likelihood
-    task = load_task(a.task)
-    if not task.labels:
-        raise InputError("fit-likelihood needs a task with a closed label set", field="task")
-    zs = sorted({j.z for j in JudgmentStore(a.store).labels()})
-    train_z, held_z = _split(zs, a.heldout, a.seed)       # held out by z: unseen instructions
-    labels = JudgmentStore(a.store).labels()
-    rep = fit_likelihood([j for j in labels if j.z in set(train_z)], task.labels,
-                         base_model_dir(a.model), a.out, _settings(a, RECIPE),
-                         heldout=[j for j in labels if j.z in set(held_z)], base_name=a.model,
-                         progress=not a.quiet)
-    print(json.dumps(rep))
+    from igtext.config import load_recipe
+    from igtext.training.fit import likelihood_from_store
+    recipe = load_recipe("likelihood", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank,
+                         seed=a.seed)
+    print(json.dumps(likelihood_from_store(a.store, a.task, a.out, a.model, recipe.settings(),
+                                           a.heldout, progress=not a.quiet)))
 
 
 def main(argv: list[str] | None = None) -> int:

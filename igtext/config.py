@@ -109,6 +109,62 @@ class SearchConfig(_Strict):
         return self
 
 
+class LoraRecipe(_Strict):
+    """One LoRA fit: the adapter (rank, alpha, dropout, target modules, layers) and its
+    training (learning rate and schedule, epochs, batch size, max length, clipping, seed)."""
+    rank: int = Field(8, ge=1, le=256)
+    alpha: Optional[int] = Field(None, ge=1, description="default 2 x rank")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    targets: list[str] = Field(["q_proj", "v_proj"], min_length=1,
+                               description="the modules that get an adapter")
+    top_layers: Optional[int] = Field(None, ge=1, description="adapt only the last N layers "
+                                      "(None: all)")
+    lr: float = Field(1e-3, gt=0, le=1)
+    epochs: int = Field(2, ge=1, le=100)
+    batch_size: int = Field(8, ge=1, le=256)
+    max_length: int = Field(256, ge=16, le=32768)
+    warmup: float = Field(0.0, ge=0, lt=1, description="share of the steps with a linear "
+                          "warm-up of the learning rate")
+    schedule: Literal["constant", "linear", "cosine"] = Field(
+        "constant", description="the learning rate after the warm-up")
+    clip: Optional[float] = Field(None, gt=0, description="max gradient norm (None: no "
+                                  "clipping)")
+    seed: int = 0
+
+    def settings(self):
+        """The `LoraSettings` the training code takes."""
+        from igtext.training.lora import LoraSettings
+        return LoraSettings(**{**self.model_dump(), "alpha": self.alpha or 2 * self.rank,
+                               "targets": tuple(self.targets)})
+
+
+class LoraRecipes(_Strict):
+    """The recipe of each LoRA fit (`lora:` in a run config): `prior` (fit-prior and step 3),
+    `likelihood` (fit-likelihood and step 3), `proposer` (train-proposer) and `classifier`
+    (distil --student lora). A recipe given in part keeps the rest of its own defaults. In a
+    run, step 3 refits with the run's seed and `refresh.*_epochs`."""
+    prior: LoraRecipe = LoraRecipe(lr=2e-3, max_length=128, top_layers=8)
+    # The recipe of eval/judgments.py: LoRA on every layer's attention and MLP, warm-up and
+    # cosine decay, clipped gradients; fit on thousands of judgments under distinct z's.
+    likelihood: LoraRecipe = LoraRecipe(
+        rank=16, lr=2e-3, epochs=1, max_length=320,
+        targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        warmup=0.05, schedule="cosine", clip=1.0)
+    proposer: LoraRecipe = LoraRecipe(rank=16, lr=5e-4, epochs=3, max_length=640,
+                                      targets=["q_proj", "k_proj", "v_proj", "o_proj"])
+    classifier: LoraRecipe = LoraRecipe(rank=8, lr=1e-3, epochs=3, max_length=256,
+                                        targets=["q_proj", "k_proj", "v_proj", "o_proj"])
+
+    @model_validator(mode="before")
+    @classmethod
+    def _onto_defaults(cls, data):
+        if not isinstance(data, dict):
+            return data
+        return {k: ({**cls.model_fields[k].default.model_dump(), **v}
+                    if k in cls.model_fields and isinstance(v, dict) else v)
+                for k, v in data.items()}
+
+
 class RunConfig(_Strict):
     model: str = "smollm2-135m"
     seed: int = 0
@@ -119,6 +175,7 @@ class RunConfig(_Strict):
     search: SearchConfig = SearchConfig()
     api: APIConfig = APIConfig()
     refresh: RefreshConfig = RefreshConfig()
+    lora: LoraRecipes = LoraRecipes()
     templates: dict[Literal["likelihood", "prior_judge", "prior_text"], str] = {}
 
     def to_json(self) -> str:
@@ -136,28 +193,6 @@ class RunConfig(_Strict):
                 node = node[p]
             node[last] = value
         return parse_config(data)
-
-
-class ProposerTrainingConfig(_Strict):
-    """LoRA settings of `igtext train-proposer` (its `--config` file)."""
-    rank: int = Field(16, ge=1, le=256)
-    alpha: Optional[int] = Field(None, ge=1, description="default 2 x rank")
-    dropout: float = Field(0.0, ge=0, lt=1)
-    lr: float = Field(5e-4, gt=0, le=1)
-    epochs: int = Field(3, ge=1, le=100)
-    batch_size: int = Field(8, ge=1, le=256)
-    max_length: int = Field(640, ge=16, le=32768)
-    targets: list[str] = Field(["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
-    top_layers: Optional[int] = Field(None, ge=1)
-    seed: int = 0
-
-    def lora(self):
-        from igtext.training.lora import LoraSettings
-        return LoraSettings(rank=self.rank, alpha=self.alpha or 2 * self.rank,
-                            dropout=self.dropout, top_layers=self.top_layers,
-                            targets=tuple(self.targets), lr=self.lr, epochs=self.epochs,
-                            batch_size=self.batch_size, max_length=self.max_length,
-                            seed=self.seed)
 
 
 def parse_config(data: dict, source: str | None = None, lines: dict | None = None,
@@ -214,3 +249,18 @@ def load_config(path: str | Path | None, model=RunConfig):
     if not isinstance(data, dict):
         raise InputError("a config file must hold one mapping", file=str(p))
     return parse_config(data, str(p), _key_lines(node), model)
+
+
+def load_recipe(name: str, path: str | Path | None = None, **flags) -> LoraRecipe:
+    """The `lora.<name>` recipe, with a recipe file's keys on top (YAML/JSON holding the keys
+    of one recipe; errors name the file, line and field), then the command line's `flags`
+    (None: not given)."""
+    recipe = getattr(LoraRecipes(), name)
+    if path is not None:
+        given = load_config(path, LoraRecipe).model_dump(exclude_unset=True)
+        recipe = recipe.model_copy(update=given)       # each value validated by load_config
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if flags:
+        recipe = parse_config({**recipe.model_dump(), **flags}, "command line", None,
+                              LoraRecipe)
+    return recipe

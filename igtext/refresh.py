@@ -8,8 +8,10 @@ scorer, and rescore the population. When the run starts from fitted adapters
 (`prior.adapter`, `likelihood.adapter`), each refit continues from them, at a quarter of the
 learning rate, rather than from the base model: a few dozen new judgments then adjust the
 fitted models to the z's and inputs the search is looking at instead of replacing
-them. Each refresh is one `refresh` event in the run log;
-the adapters live under RUNDIR/adapters/ and the checkpoint names the current ones.
+them. The refits use the run config's LoRA recipes (`lora.prior`, `lora.likelihood`) with
+the run's seed and `refresh.prior_epochs` / `refresh.likelihood_epochs`. Each refresh is one
+`refresh` event in the run log; the adapters live under RUNDIR/adapters/ and the checkpoint
+names the current ones.
 """
 from __future__ import annotations
 
@@ -25,14 +27,9 @@ from igtext.lm.registry import base_model_dir
 from igtext.records import Refresh
 from igtext.rundir import RunDir
 from igtext.search.base import SearchContext
-from igtext.training.likelihood_ft import RECIPE as LIKELIHOOD_RECIPE
 from igtext.training.likelihood_ft import fit_likelihood
 from igtext.training.lora import LoraSettings
 from igtext.training.reward import fit_prior
-
-PRIOR_LORA = LoraSettings(rank=8, alpha=16, lr=2e-3, batch_size=8, max_length=128, top_layers=8)
-LIKELIHOOD_LORA = LIKELIHOOD_RECIPE
-
 
 WARM_LR_SCALE = 0.25      # learning rate of a refit that continues from a fitted adapter
 
@@ -83,8 +80,8 @@ class Refresher:
             path = self.rd.adapter("prior", generation)
             init = self.cfg.prior.adapter
             rep = fit_prior(comps, self.base_dir, path,
-                            _with(PRIOR_LORA, epochs=r.prior_epochs, seed=self.cfg.seed,
-                                  lr=PRIOR_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                            refit_settings(self.cfg.lora.prior, r.prior_epochs,
+                                           self.cfg.seed, bool(init)),
                             base_name=self.base_name, progress=self.progress, init=init)
             out["prior"] = {"path": self.rd.relative(path), "report": rep}
         labels = self.store.labels()
@@ -92,9 +89,8 @@ class Refresher:
             path = self.rd.adapter("likelihood", generation)
             init = self.cfg.likelihood.adapter
             rep = fit_likelihood(labels, self.task.labels, self.base_dir, path,
-                                 _with(LIKELIHOOD_LORA, epochs=r.likelihood_epochs,
-                                       seed=self.cfg.seed,
-                                       lr=LIKELIHOOD_LORA.lr * (WARM_LR_SCALE if init else 1)),
+                                 refit_settings(self.cfg.lora.likelihood, r.likelihood_epochs,
+                                                self.cfg.seed, bool(init)),
                                  base_name=self.base_name, progress=self.progress, init=init)
             out["likelihood"] = {"path": self.rd.relative(path), "report": rep}
         return out
@@ -111,6 +107,11 @@ class Refresher:
                 self.base_name))
 
 
-def _with(settings: LoraSettings, **kw) -> LoraSettings:
+def refit_settings(recipe, epochs: int, seed: int, warm: bool) -> LoraSettings:
+    """A refit's LoRA settings: the run's recipe (`lora.prior` or `lora.likelihood`) with the
+    run's seed and `refresh.*_epochs`, at `WARM_LR_SCALE` of its learning rate when it
+    continues a fitted adapter (`warm`)."""
     from dataclasses import replace
-    return replace(settings, **kw)
+    settings = recipe.settings()
+    return replace(settings, epochs=epochs, seed=seed,
+                   lr=settings.lr * (WARM_LR_SCALE if warm else 1))

@@ -200,3 +200,29 @@ def test_bare_igtext_prints_help_and_version_is_known(capsys):
         main(["--version"])
     from igtext import __version__
     assert e.value.code == 0 and capsys.readouterr().out.strip() == f"igtext {__version__}"
+
+
+@pytest.mark.parametrize("command", [
+    ["fit-prior", "--store", "{tmp}/j.sqlite", "--out", "{tmp}/a"],
+    ["fit-likelihood", "--store", "{tmp}/j.sqlite", "--task", "builtin:husky", "--out", "{tmp}/a"],
+    ["train-proposer", "--data", "{tmp}/traces.jsonl", "--out", "{tmp}/a"],
+])
+@pytest.mark.parametrize("recipe, expect", [
+    ("epochs: 2\nrnak: 4\n", ":2: field 'rnak': Extra inputs"),
+    ("epochs: 2\nlr: -0.1\n", ":2: field 'lr'"),
+    ("targets: [q_proj]\nschedule: step\n", ":2: field 'schedule'"),
+])
+def test_bad_recipe_file_on_a_fit_command(capsys, tmp_path, command, recipe, expect):
+    c = tmp_path / "lora.yaml"
+    c.write_text(recipe)
+    code = main([a.format(tmp=tmp_path) for a in command] + ["--config", str(c)])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{c}{expect}" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lora.yaml"]     # nothing made
+
+
+def test_bad_flag_on_a_fit_command(capsys, tmp_path):
+    code = main(["fit-prior", "--store", str(tmp_path / "j.sqlite"), "--out", str(tmp_path / "a"),
+                 "--rank", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "command line: field 'rank'" in err and err.count("\n") == 1

@@ -185,6 +185,85 @@ def test_grouped_label_logprobs_equal_the_scoring_backend(tiny_dir):
     assert _groups([("z", 1, 0), ("w", 2, 0), ("z", 3, 0), ("z", 4, 0)], 2) == [[0, 2], [3], [1]]
 
 
+def test_training_and_scoring_share_one_packed_scoring_function(tiny_dir, monkeypatch):
+    """The backend's `logprob` and M_L's training loss both go through `packed_logprobs`, and
+    the training side, with gradients on, gives the numbers the backend scores with."""
+    import torch
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from igtext.lm import hf
+    from igtext.lm.base import LogprobRequest
+    from igtext.training.likelihood_ft import _group_label_logprobs
+    from igtext.training.lora import LoraSettings
+    calls = []
+    real = hf.packed_logprobs
+
+    def spy(model, rows, *a, **kw):
+        calls.append(torch.is_grad_enabled())
+        return real(model, rows, *a, **kw)
+    monkeypatch.setattr(hf, "packed_logprobs", spy)
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    model = get_peft_model(model, LoraSettings().peft_config("CAUSAL_LM", 2))
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.05)
+    prompts = [f"Instructions: {GOOD}\nInput: {x}\nAnswer:" for x in ("snow", "a sofa")]
+    labels = [" husky", " poodle", " dalmatian"]
+    scored = hf.TransformersLM(model.get_base_model(), tok, "t").logprob(
+        [LogprobRequest(c, y) for c in prompts for y in labels])
+    assert calls == [False]                               # scoring: inference mode
+    model.train()
+    conts = [tok(y, add_special_tokens=False).input_ids for y in labels]
+    trained = _group_label_logprobs(model, [tok(c).input_ids for c in prompts], conts, 0)
+    assert calls == [False, True]                         # training: the same function, grads on
+    assert trained.flatten().tolist() == pytest.approx([r.total for r in scored], abs=1e-4)
+    trained.logsumexp(-1).sum().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for n, p in model.named_parameters() if "lora_A" in n)
+
+
+def test_packed_scoring_with_a_sliding_window_and_a_softcap():
+    """A Gemma 3 shaped model (sliding-window layers, logit softcap): the packed numbers, on
+    the scoring and on the training side, equal a plain forward per (context, label)."""
+    import random
+
+    import torch
+    from peft import get_peft_model
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from igtext.lm.hf import packed_logprobs, run_prefix, shared_prefix_length
+    from igtext.training.likelihood_ft import _group_label_logprobs
+    from igtext.training.lora import LoraSettings
+    cfg = Gemma3TextConfig(vocab_size=300, hidden_size=32, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                           head_dim=8, sliding_window=12, final_logit_softcapping=5.0,
+                           layer_types=["sliding_attention", "full_attention"],
+                           max_position_embeddings=256, pad_token_id=0)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(cfg).eval()
+    rng = random.Random(0)
+    prefix = [rng.randrange(3, 300) for _ in range(20)]        # longer than the window
+    contexts = [prefix + [rng.randrange(3, 300) for _ in range(n)] for n in (3, 5, 9)]
+    conts = [[7, 8], [9], [10, 11, 12]]
+
+    def plain(c, y):
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([c + y])).logits[0].float(), -1)
+        return sum(lp[len(c) - 1 + i, t].item() for i, t in enumerate(y))
+    want = [plain(c, y) for c in contexts for y in conts]
+    shared = shared_prefix_length(contexts, 2, cfg.sliding_window)
+    assert shared == cfg.sliding_window - 1
+    with torch.no_grad():
+        rows = packed_logprobs(model, [(c[shared:], conts) for c in contexts], shared,
+                               run_prefix(model, contexts[0][:shared]))
+        trained = _group_label_logprobs(
+            get_peft_model(model, LoraSettings().peft_config("CAUSAL_LM", 2)), contexts, conts, 0)
+    assert [t.sum().item() for row in rows for t in row] == pytest.approx(want, abs=1e-4)
+    assert trained.flatten().tolist() == pytest.approx(want, abs=1e-4)
+
+
 def test_lr_schedule():
     from igtext.training.lora import LoraSettings, lr_factor
     f = lr_factor(LoraSettings(warmup=0.1, schedule="cosine"), 100)
@@ -208,6 +287,32 @@ def test_fit_likelihood_continues_from_an_adapter(tiny_dir, tmp_path):
     assert rep["init_adapter"] == adapter_hash(tmp_path / "a")
     assert adapter_hash(tmp_path / "b") != adapter_hash(tmp_path / "a")
     assert read_meta(tmp_path / "b", "likelihood")["settings"]["schedule"] == "cosine"
+
+
+def test_fit_commands_take_a_recipe_file_and_flags_over_it(tmp_path, tiny_dir, capsys):
+    from igtext.cli import main
+    from igtext.training.lora import read_meta
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    store.add([Comparison(f"short rule {i}", f"a much longer rule about dogs {i}", "a", "p",
+                          "person") for i in range(10)]
+              + [LabelJudgment(f"Rule {i}.", f"a dog {i}", "husky", None, "p", "person")
+                 for i in range(10)])
+    recipe = tmp_path / "lora.yaml"
+    recipe.write_text("rank: 4\nlr: 0.01\nbatch_size: 4\n")
+    common = ["--store", str(store.path), "--model", f"hf:{tiny_dir}", "--config", str(recipe),
+              "--quiet"]
+    assert main(["fit-prior", "--out", str(tmp_path / "p"), "--lr", "0.02", *common]) == 0
+    assert "train_accuracy" in json.loads(capsys.readouterr().out)
+    got = read_meta(tmp_path / "p", "prior")["settings"]
+    assert (got["rank"], got["alpha"], got["lr"], got["batch_size"]) == (4, 8, 0.02, 4)
+    assert (got["max_length"], got["top_layers"], got["epochs"]) == (128, 8, 2)   # the recipe's
+    assert main(["fit-likelihood", "--task", "builtin:husky", "--out", str(tmp_path / "l"),
+                 "--epochs", "2", "--seed", "3", *common]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["train_judgments"] == 8 and rep["heldout"]["fitted"]["n"] == 2     # by z
+    got = read_meta(tmp_path / "l", "likelihood")["settings"]
+    assert (got["rank"], got["lr"], got["epochs"], got["seed"]) == (4, 0.01, 2, 3)
+    assert (got["schedule"], got["clip"], got["max_length"]) == ("cosine", 1.0, 320)
 
 
 @pytest.fixture

@@ -131,6 +131,42 @@ def test_train_proposer_tiny_and_use_in_search(tmp_path, tiny_dir, capsys):
     assert saved["proposer"]["adapter"] == str(out.resolve())
 
 
+def test_a_fit_killed_after_an_epoch_resumes_to_the_same_adapter(tmp_path, tiny_dir, capfd,
+                                                                  monkeypatch):
+    """The checkpoint of each epoch holds the optimizer, schedule and RNG state (Trainer's),
+    so a fit killed after epoch 2 and resumed ends with the weights of one that ran through;
+    and the fit logs nothing when not asked for a progress bar."""
+    from igtext.training import proposer_ft
+    from igtext.training.lora import LoraSettings, adapter_hash
+    traces = _traces(9)
+    s = LoraSettings(rank=4, alpha=8, lr=1e-2, epochs=3, batch_size=4, max_length=256,
+                     warmup=0.2, schedule="cosine", clip=1.0)
+    whole = proposer_ft.fit_proposer(traces[:6], tiny_dir, tmp_path / "a", s,
+                                     heldout=traces[6:], progress=False)
+    out, err = capfd.readouterr()             # (transformers' own "Loading weights" bar stays)
+    assert out == "" and "loss" not in err and "epoch" not in err
+
+    class Killed(Exception):
+        pass
+    save_meta = proposer_ft.save_meta
+
+    def kill_after_epoch_2(path, *a):
+        save_meta(path, *a)
+        if path.name == "epoch-2":
+            raise Killed()
+    monkeypatch.setattr(proposer_ft, "save_meta", kill_after_epoch_2)
+    with pytest.raises(Killed):
+        proposer_ft.fit_proposer(traces[:6], tiny_dir, tmp_path / "b", s, heldout=traces[6:],
+                                 progress=False)
+    monkeypatch.setattr(proposer_ft, "save_meta", save_meta)
+    again = proposer_ft.fit_proposer(traces[:6], tiny_dir, tmp_path / "b", s,
+                                     heldout=traces[6:], progress=False, resume=True)
+    assert again["resumed_from_epoch"] == 2
+    assert adapter_hash(tmp_path / "b") == adapter_hash(tmp_path / "a")
+    assert again["heldout_loss_tuned"] == pytest.approx(whole["heldout_loss_tuned"], abs=1e-6)
+    assert again["heldout_loss_base"] == pytest.approx(whole["heldout_loss_base"], abs=1e-6)
+
+
 def test_adapter_of_another_kind_or_base_is_refused(tmp_path, tiny_dir, capsys):
     from igtext.training.lora import LoraSettings, save_meta
     bad = tmp_path / "other"

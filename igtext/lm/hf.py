@@ -6,7 +6,9 @@
 2. all continuations of one context (the label set) are packed into one row with a
    tree-shaped attention mask, so the example text is run once, not once per label;
 3. the vocabulary projection runs only at the positions whose log-probability is read.
-The numbers equal a plain full forward per request (tested to 1e-4).
+The numbers equal a plain full forward per request (tested to 1e-4). Points 2 and 3 are
+`packed_logprobs`, which M_L's fine-tuning (`igtext.training.likelihood_ft`) trains through,
+so a fitted M_L is trained on exactly the numbers it is scored with.
 """
 from __future__ import annotations
 
@@ -79,14 +81,8 @@ class TransformersLM:
         self.max_batch_rows = max_batch_rows
         self.min_shared_prefix = min_shared_prefix
         self.tokens_processed = 0      # tokens run through the network (pads excluded)
-        cfg = getattr(model, "config", None)
-        text_cfg = getattr(cfg, "text_config", None) or cfg
-        self.max_positions = getattr(text_cfg, "max_position_embeddings", None)
-        self.softcap = getattr(text_cfg, "final_logit_softcapping", None)
-        # Models with sliding-window layers (Gemma 3) get a second mask for those layers.
-        layer_types = set(getattr(text_cfg, "layer_types", None) or [])
-        self.sliding_window = (getattr(text_cfg, "sliding_window", None)
-                               if "sliding_attention" in layer_types else None)
+        self.max_positions = getattr(_text_config(model), "max_position_embeddings", None)
+        self.sliding_window, self.softcap = attention_limits(model)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
             tokenizer.eos_token_id or 0)
 
@@ -196,16 +192,7 @@ class TransformersLM:
         return [Logprob(scores[(c, y)], len(c)) for c, y in keyed]
 
     def _shared_prefix(self, contexts: list[tuple[int, ...]]) -> int:
-        first = contexts[0]
-        n = min(len(c) for c in contexts) - 1      # every row keeps >= 1 context token
-        for c in contexts[1:]:
-            k = 0
-            while k < n and c[k] == first[k]:
-                k += 1
-            n = k
-        if self.sliding_window:     # a sliding-window cache keeps only window-1 prefix tokens
-            n = min(n, self.sliding_window - 1)
-        return n if n >= self.min_shared_prefix else 0
+        return shared_prefix_length(contexts, self.min_shared_prefix, self.sliding_window)
 
     def _row_len(self, row: _Row, shared: int) -> int:
         return len(row.context) - shared + sum(len(y) - 1 for y in row.conts)
@@ -225,91 +212,139 @@ class TransformersLM:
             yield chunk
 
     def _run_prefix(self, ids: tuple[int, ...]):
-        torch = self.torch
-        out = self.model(input_ids=torch.tensor([list(ids)]), use_cache=True)
         self.tokens_processed += len(ids)
-        return getattr(out, "cache", None) or out.past_key_values
-
-    @staticmethod
-    def _expand_cache(prefix_cache, batch: int):
-        """The prefix cache broadcast to `batch` rows without copying it first."""
-        layers = getattr(prefix_cache, "layers", None)
-        if not layers or not all(hasattr(la, "keys") for la in layers):
-            cache = copy.deepcopy(prefix_cache)
-            cache.batch_repeat_interleave(batch)
-            return cache
-        cache = copy.copy(prefix_cache)
-        cache.layers = []
-        for layer in layers:
-            new = copy.copy(layer)
-            new.keys = layer.keys.expand(batch, -1, -1, -1)
-            new.values = layer.values.expand(batch, -1, -1, -1)
-            cache.layers.append(new)
-        return cache
+        return run_prefix(self.model, ids)
 
     def _score_rows(self, chunk: list[_Row], shared: int, prefix_cache):
         """One forward over a batch of packed rows; returns {(context, cont): logprobs}."""
-        torch = self.torch
-        lens = [self._row_len(r, shared) for r in chunk]
-        width, batch = max(lens), len(chunk)
-        ids = torch.full((batch, width), self.pad_id, dtype=torch.long)
-        pos = torch.zeros((batch, width), dtype=torch.long)
-        # mask[b, 0, q, k]: query q may attend to key k (keys: shared prefix, then the row)
-        mask = torch.zeros((batch, 1, width, shared + width), dtype=torch.bool)
-        mask[:, :, :, :shared] = True
-        reads = []
-        for b, row in enumerate(chunk):
-            ctx = row.context[shared:]
-            m = len(ctx)
-            toks = list(ctx)
-            positions = list(range(shared, shared + m))
-            tri = torch.tril(torch.ones((m, m), dtype=torch.bool))
-            mask[b, 0, :m, shared:shared + m] = tri
-            row_reads = []
-            for y in row.conts:
-                start = len(toks)
-                body = list(y[:-1])
-                toks += body
-                positions += list(range(shared + m, shared + m + len(body)))
-                k = len(body)
-                if k:
-                    mask[b, 0, start:start + k, shared:shared + m] = True
-                    mask[b, 0, start:start + k, shared + start:shared + start + k] = \
-                        torch.tril(torch.ones((k, k), dtype=torch.bool))
-                # position in the row whose output predicts y[j]
-                where = [(m - 1, y[0])] + [(start + j - 1, y[j]) for j in range(1, len(y))]
-                row_reads.append((y, b, where))
-            n = len(toks)
-            ids[b, :n] = torch.tensor(toks)
-            pos[b, :n] = torch.tensor(positions)
-            for q in range(n, width):                 # padding attends to itself only
-                mask[b, 0, q, shared + q] = True
-            reads.append([(row.context, y, b, w) for (y, b, w) in row_reads])
-        self.tokens_processed += sum(lens)
-        cache = self._expand_cache(prefix_cache, batch) if prefix_cache is not None else None
-        attn = mask
-        if self.sliding_window:
-            key_pos = torch.cat([torch.arange(shared).expand(batch, -1), pos], dim=1)
-            near = (pos[:, :, None] - key_pos[:, None, :]) < self.sliding_window
-            attn = {"full_attention": mask, "sliding_attention": mask & near[:, None]}
-        hidden = self.model.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=attn,
-                                          cache=cache, use_cache=cache is not None).last_hidden_state
-        flat_b, flat_q, flat_t, owners = [], [], [], []
-        for row_reads in reads:
-            for ctx, y, b, where in row_reads:
-                for q, t in where:
-                    flat_b.append(b)
-                    flat_q.append(q)
-                    flat_t.append(t)
-                owners.append(((ctx, y), len(where)))
-        h = hidden[torch.tensor(flat_b), torch.tensor(flat_q)]
-        logits = self.model.get_output_embeddings()(h).float()
-        if self.softcap:
-            logits = torch.tanh(logits / self.softcap) * self.softcap
-        logp = torch.log_softmax(logits, dim=-1)
-        picked = logp[torch.arange(len(flat_t)), torch.tensor(flat_t)].tolist()
-        out, i = {}, 0
-        for key, k in owners:
-            out[key] = tuple(picked[i:i + k])
-            i += k
-        return out
+        self.tokens_processed += sum(self._row_len(r, shared) for r in chunk)
+        got = packed_logprobs(self.model, [(r.context[shared:], r.conts) for r in chunk],
+                              shared, prefix_cache, self.pad_id)
+        return {(r.context, y): tuple(t.tolist())
+                for r, row in zip(chunk, got) for y, t in zip(r.conts, row)}
+
+
+# ---- packed scoring: the backend's `logprob` and M_L's fine-tuning both use it ----------
+def _text_config(model):
+    cfg = getattr(model, "config", None)
+    return getattr(cfg, "text_config", None) or cfg
+
+
+def attention_limits(model) -> tuple[int | None, float | None]:
+    """(sliding window, final logit softcap) of the model, None where it has none. Models with
+    sliding-window layers (Gemma 3) get a second mask for those layers."""
+    cfg = _text_config(model)
+    layer_types = set(getattr(cfg, "layer_types", None) or [])
+    window = getattr(cfg, "sliding_window", None) if "sliding_attention" in layer_types else None
+    return window, getattr(cfg, "final_logit_softcapping", None)
+
+
+def shared_prefix_length(contexts: Sequence[Sequence[int]], minimum: int = 1,
+                         sliding_window: int | None = None) -> int:
+    """How many leading tokens all `contexts` share, leaving every context at least one of
+    its own; 0 if that is fewer than `minimum`."""
+    first = contexts[0]
+    n = min(len(c) for c in contexts) - 1      # every row keeps >= 1 context token
+    for c in contexts[1:]:
+        k = 0
+        while k < n and c[k] == first[k]:
+            k += 1
+        n = k
+    if sliding_window:     # a sliding-window cache keeps only window-1 prefix tokens
+        n = min(n, sliding_window - 1)
+    return n if n >= minimum else 0
+
+
+def run_prefix(model, ids: Sequence[int]):
+    """The key/value cache of one forward over `ids` (a shared prefix), for `packed_logprobs`."""
+    import torch
+    out = model(input_ids=torch.tensor([list(ids)]), use_cache=True)
+    return getattr(out, "cache", None) or out.past_key_values
+
+
+def _expand_cache(prefix_cache, batch: int):
+    """The prefix cache broadcast to `batch` rows without copying it first."""
+    layers = getattr(prefix_cache, "layers", None)
+    if not layers or not all(hasattr(la, "keys") for la in layers):
+        cache = copy.deepcopy(prefix_cache)
+        cache.batch_repeat_interleave(batch)
+        return cache
+    cache = copy.copy(prefix_cache)
+    cache.layers = []
+    for layer in layers:
+        new = copy.copy(layer)
+        new.keys = layer.keys.expand(batch, -1, -1, -1)
+        new.values = layer.values.expand(batch, -1, -1, -1)
+        cache.layers.append(new)
+    return cache
+
+
+def packed_logprobs(model, rows: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]],
+                    shared: int = 0, prefix_cache=None, pad_id: int = 0) -> list[list]:
+    """The log-probability of every token of several continuations of several contexts, in
+    one forward pass.
+
+    `rows` holds (context ids after the `shared` prefix, continuations) per context. Each
+    row runs its context once with all its continuations packed behind it in a tree-shaped
+    attention mask (a continuation sees the context and itself, not the other
+    continuations); `prefix_cache` (`run_prefix` of the `shared` tokens every context starts
+    with) is broadcast to all rows; the vocabulary projection runs only where a token is
+    read. Returns, per row and continuation, a 1-D tensor of its tokens' log-probabilities:
+    equal to a plain forward per (context, continuation), and differentiable, so the same
+    numbers are scored in search and trained on (`likelihood_ft`). `model` is a causal LM
+    (`get_decoder`, `get_output_embeddings`).
+
+    >>> (yes, no), = packed_logprobs(model, [(ids, [yes_ids, no_ids])])   # doctest: +SKIP
+    """
+    import torch
+
+    window, softcap = attention_limits(model)
+    lens = [len(ctx) + sum(len(y) - 1 for y in conts) for ctx, conts in rows]
+    width, batch = max(lens), len(rows)
+    ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    pos = torch.zeros((batch, width), dtype=torch.long)
+    # mask[b, 0, q, k]: query q may attend to key k (keys: shared prefix, then the row)
+    mask = torch.zeros((batch, 1, width, shared + width), dtype=torch.bool)
+    mask[:, :, :, :shared] = True
+    flat_b, flat_q, flat_t, sizes = [], [], [], []
+    for b, (ctx, conts) in enumerate(rows):
+        m = len(ctx)
+        toks = list(ctx)
+        positions = list(range(shared, shared + m))
+        mask[b, 0, :m, shared:shared + m] = torch.tril(torch.ones((m, m), dtype=torch.bool))
+        for y in conts:
+            start = len(toks)
+            body = list(y[:-1])
+            toks += body
+            positions += list(range(shared + m, shared + m + len(body)))
+            k = len(body)
+            if k:
+                mask[b, 0, start:start + k, shared:shared + m] = True
+                mask[b, 0, start:start + k, shared + start:shared + start + k] = \
+                    torch.tril(torch.ones((k, k), dtype=torch.bool))
+            # the position in the row whose output predicts y[j]
+            for q, t in [(m - 1, y[0])] + [(start + j - 1, y[j]) for j in range(1, len(y))]:
+                flat_b.append(b)
+                flat_q.append(q)
+                flat_t.append(t)
+            sizes.append(len(y))
+        n = len(toks)
+        ids[b, :n] = torch.tensor(toks)
+        pos[b, :n] = torch.tensor(positions)
+        for q in range(n, width):                 # padding attends to itself only
+            mask[b, 0, q, shared + q] = True
+    cache = _expand_cache(prefix_cache, batch) if prefix_cache is not None else None
+    attn = mask
+    if window:
+        key_pos = torch.cat([torch.arange(shared).expand(batch, -1), pos], dim=1)
+        near = (pos[:, :, None] - key_pos[:, None, :]) < window
+        attn = {"full_attention": mask, "sliding_attention": mask & near[:, None]}
+    hidden = model.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=attn,
+                                 cache=cache, use_cache=cache is not None).last_hidden_state
+    h = hidden[torch.tensor(flat_b), torch.tensor(flat_q)]
+    logits = model.get_output_embeddings()(h).float()
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    logp = torch.log_softmax(logits, dim=-1)
+    pieces = iter(logp[torch.arange(len(flat_t)), torch.tensor(flat_t)].split(sizes))
+    return [[next(pieces) for _ in conts] for _, conts in rows]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from igtext.config import LoraRecipes
 from igtext.data import Example
 from igtext.errors import InputError
 from igtext.training.lora import LoraSettings
@@ -54,10 +55,10 @@ class LMClassifier:
 
 
 CLASSIFIER_META = "igtext_classifier.json"
-#: The settings of both uses unless the caller gives others (rank 8 on the attention
-#: projections of every layer, 3 epochs at lr 1e-3).
-SETTINGS = LoraSettings(epochs=3, lr=1e-3, rank=8, alpha=16, batch_size=8, max_length=256,
-                        targets=("q_proj", "k_proj", "v_proj", "o_proj"))
+#: The settings of both uses unless the caller gives others: the `classifier` recipe of
+#: `igtext.config.LoraRecipes` (rank 8 on the attention projections of every layer, 3 epochs
+#: at lr 1e-3).
+SETTINGS = LoraRecipes().classifier.settings()
 
 
 def load_classifier(path: str | Path, base_dir: str | Path) -> LMClassifier:
@@ -100,10 +101,16 @@ def fit_classifier(examples: Sequence[Example], labels: Sequence[str], base_dir:
                                                        ["score"]))
     clf = LMClassifier(model, tok, labels, settings.max_length)
 
-    def loss(batch):
-        target = torch.tensor([t for _, t in batch])
-        logp = torch.log_softmax(clf.logits([e.input for e, _ in batch]), -1)
+    def collate(chunk):
+        enc = tok([e.input for e, _ in chunk], return_tensors="pt", padding=True,
+                  truncation=True, max_length=settings.max_length)
+        return {**enc, "target": torch.tensor([t for _, t in chunk])}
+
+    def loss(model, batch):
+        batch = dict(batch)
+        target = batch.pop("target")
+        logp = torch.log_softmax(model(**batch).logits, -1)
         return -(target * logp).sum(-1).mean()
-    train_steps(model, train, settings, loss, "fit classifier", progress)
+    train_steps(model, train, settings, collate, "fit classifier", progress, loss)
     model.eval()
     return clf

@@ -17,20 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
+from igtext.config import LoraRecipes
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
 from igtext.prompts import Template, load_template
-from igtext.training.lora import (LoraSettings, adapter_hash, answer_loss, data_hash, read_meta,
+from igtext.training.lora import (LoraSettings, adapter_hash, data_hash, pad_answers, read_meta,
                                   save_meta)
 from igtext.training.lora import train as train_steps
 
 KIND = "likelihood"
 GROUP = 4          # judgments under one z that share one run of the z prefix in training
-# The recipe of eval/judgments.py: LoRA on every layer's attention and MLP, warm-up and
-# cosine decay, clipped gradients; fit on thousands of judgments under distinct z's.
-RECIPE = LoraSettings(rank=16, alpha=32, lr=2e-3, epochs=1, batch_size=8, max_length=320,
-                      targets=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                               "down_proj"), warmup=0.05, schedule="cosine", clip=1.0)
+#: The `likelihood` recipe of `igtext.config.LoraRecipes`, the default of `fit-likelihood`.
+RECIPE = LoraRecipes().likelihood.settings()
 
 
 def _target(j) -> str | None:
@@ -88,21 +86,22 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
         units = _groups(items, GROUP)
         per_step = replace(settings, batch_size=max(1, math.ceil(settings.batch_size / GROUP)))
 
-        def loss_fn(batch):
+        def collate(chunk):
+            return {"units": [([seqs[k][0] for k in units[u]],
+                               torch.tensor([dists[k] for k in units[u]])) for u in chunk]}
+
+        def loss_fn(model, batch):
             total, n = 0.0, 0
-            for u in batch:
-                scores = _group_label_logprobs(model, [seqs[k][0] for k in units[u]], conts,
-                                               pad)
-                target = torch.tensor([dists[k] for k in units[u]])
+            for contexts, target in batch["units"]:
+                scores = _group_label_logprobs(model, contexts, conts, pad)
                 total = total - (target * torch.log_softmax(scores, dim=-1)).sum()
-                n += len(units[u])
+                n += len(contexts)
             return total / n
-        losses = train_steps(model, list(range(len(units))), per_step, loss_fn,
-                             "fit likelihood", progress)
+        losses = train_steps(model, list(range(len(units))), per_step, collate,
+                             "fit likelihood", progress, loss_fn)
     else:
-        def loss_fn(batch):
-            return answer_loss(model, [seqs[k] for k in batch], pad)
-        losses = train_steps(model, list(range(len(seqs))), settings, loss_fn,
+        losses = train_steps(model, list(range(len(seqs))), settings,
+                             lambda chunk: pad_answers([seqs[k] for k in chunk], pad),
                              "fit likelihood", progress)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,64 +145,19 @@ def _groups(items: list, size: int) -> list[list[int]]:
 
 def _group_label_logprobs(model, contexts: list[list[int]], conts: list[list[int]], pad):
     """log M_L(label | context) for every label (summed over the label's tokens, as M_L is
-    scored in search) for contexts that share a prefix (one z): the shared prefix runs once
-    with a cache, and each context's rest runs as one row after it with every label's tokens
-    packed behind it in a tree-shaped mask. Equal to a plain forward per (context, label)."""
+    scored in search) for contexts that share a prefix (one z), by the scoring backend's
+    `packed_logprobs`: the shared prefix runs once with a cache, and each context's rest runs
+    as one row after it with every label's tokens packed behind it. Equal to a plain forward
+    per (context, label); `model` is the peft model being trained."""
     import torch
 
-    from igtext.lm.hf import TransformersLM
-    shared = min(len(c) for c in contexts) - 1
-    for c in contexts[1:]:
-        k = 0
-        while k < shared and c[k] == contexts[0][k]:
-            k += 1
-        shared = k
-    if len(contexts) == 1 or shared < 8:
-        shared = 0
+    from igtext.lm.hf import attention_limits, packed_logprobs, run_prefix, shared_prefix_length
     base = model.get_base_model()
-    cache = None
-    if shared:
-        out = base(input_ids=torch.tensor([contexts[0][:shared]]), use_cache=True)
-        cache = TransformersLM._expand_cache(getattr(out, "cache", None) or out.past_key_values,
-                                             len(contexts))
-    rest = [c[shared:] for c in contexts]
-    extra = sum(len(y) - 1 for y in conts)
-    width, batch = max(len(r) for r in rest) + extra, len(rest)
-    ids = torch.full((batch, width), pad)
-    pos = torch.zeros((batch, width), dtype=torch.long)
-    mask = torch.zeros((batch, 1, width, shared + width), dtype=torch.bool)
-    mask[:, :, :, :shared] = True
-    reads_b, reads_q, reads_t, owner = [], [], [], []
-    for b, r in enumerate(rest):
-        m = len(r)
-        toks, positions = list(r), list(range(shared, shared + m))
-        mask[b, 0, :m, shared:shared + m] = torch.tril(torch.ones((m, m), dtype=torch.bool))
-        for li, y in enumerate(conts):
-            start, body = len(toks), list(y[:-1])
-            toks += body
-            positions += list(range(shared + m, shared + m + len(body)))
-            if body:
-                k = len(body)
-                mask[b, 0, start:start + k, shared:shared + m] = True
-                mask[b, 0, start:start + k, shared + start:shared + start + k] = \
-                    torch.tril(torch.ones((k, k), dtype=torch.bool))
-            for q, t in [(m - 1, y[0])] + [(start + j - 1, y[j]) for j in range(1, len(y))]:
-                reads_b.append(b)
-                reads_q.append(q)
-                reads_t.append(t)
-                owner.append(b * len(conts) + li)
-        n = len(toks)
-        ids[b, :n] = torch.tensor(toks)
-        pos[b, :n] = torch.tensor(positions)
-        for q in range(n, width):                      # padding attends to itself only
-            mask[b, 0, q, shared + q] = True
-    hidden = base.get_decoder()(input_ids=ids, position_ids=pos, attention_mask=mask,
-                                cache=cache, use_cache=cache is not None).last_hidden_state
-    h = hidden[torch.tensor(reads_b), torch.tensor(reads_q)]
-    logp = torch.log_softmax(base.get_output_embeddings()(h).float(), dim=-1)
-    picked = logp[torch.arange(len(reads_t)), torch.tensor(reads_t)]
-    total = torch.zeros(batch * len(conts)).index_add(0, torch.tensor(owner), picked)
-    return total.view(batch, len(conts))
+    window, _ = attention_limits(base)
+    shared = shared_prefix_length(contexts, 8, window) if len(contexts) > 1 else 0
+    cache = run_prefix(base, contexts[0][:shared]) if shared else None
+    rows = packed_logprobs(base, [(c[shared:], conts) for c in contexts], shared, cache, pad)
+    return torch.stack([torch.stack([t.sum() for t in row]) for row in rows])
 
 
 def evaluate(lm, judgments: Sequence, labels: Sequence[str], template: Template) -> dict:

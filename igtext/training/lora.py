@@ -1,9 +1,12 @@
-"""What the LoRA fits share: the adapter settings, the data hash, saving and loading."""
+"""What the LoRA fits share: the adapter settings, the training loop (transformers' `Trainer`),
+the data hash, saving and loading."""
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,38 +41,119 @@ class LoraSettings:
                           layers_to_transform=layers, modules_to_save=modules_to_save)
 
 
-def train(model, items: list, settings: LoraSettings, loss_fn, what: str,
-          progress: bool) -> list[float]:
-    """Minibatch AdamW over `items` for `settings.epochs`, shuffled with `settings.seed`;
-    `loss_fn(batch)` gives the loss of a batch. The learning rate warms up over
-    `settings.warmup` of the steps, then follows `settings.schedule`; gradients are clipped
-    to norm `settings.clip`. Returns the loss of every step."""
-    import random
+def train(model, items: list, settings: LoraSettings, collate, what: str, progress: bool,
+          loss=None) -> list[float]:
+    """Minibatch AdamW over `items` for `settings.epochs` (see `lora_trainer`); returns the
+    loss of every step."""
+    with lora_trainer(model, items, settings, collate, what, progress, loss) as trainer:
+        trainer.train()
+    return trainer.losses
+
+
+@contextmanager
+def lora_trainer(model, items: list, settings: LoraSettings, collate, what: str, progress: bool,
+                 loss=None, checkpoints: Path | None = None, on_save=None):
+    """A transformers `Trainer` for minibatch AdamW over `items` for `settings.epochs`, with
+    our progress bar (if `progress`) and no other output; `trainer.losses` gets the loss of
+    every step it runs.
+
+    `collate(chunk)` makes the batch of a chunk of `settings.batch_size` items (shuffled with
+    `settings.seed`, `EpochShuffle`); `loss(model, batch)` is its loss (None: the model's own
+    loss on the batch's `labels`). The learning rate warms up over `settings.warmup` of the
+    steps, then follows `settings.schedule` (`lr_factor`); gradients are clipped to norm
+    `settings.clip`. With `checkpoints`, the adapter, optimizer, schedule and RNG state are
+    saved there after every epoch K as `epoch-K`, and `on_save(path, K)` adds to it;
+    `trainer.train(resume_from_checkpoint=path)` continues from one. The model is left in
+    eval mode."""
+    import tempfile
 
     import torch
-    rng = random.Random(settings.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=settings.lr)
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback
+
+    class LoraTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            return EpochShuffle(len(items), settings.seed)
+
+        # The optimizer and the schedule's shape are ours (Trainer steps, saves and restores
+        # them): AdamW with torch's defaults, and a warm-up that starts at lr / (warm-up + 1)
+        # rather than at 0 as transformers' schedules do.
+        def create_optimizer(self, model=None):
+            if self.optimizer is None:
+                self.optimizer = torch.optim.AdamW(
+                    [p for p in self.model.parameters() if p.requires_grad], lr=settings.lr)
+            return self.optimizer
+
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            if self.lr_scheduler is None:
+                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                    optimizer or self.optimizer, lr_factor(settings, num_training_steps))
+            return self.lr_scheduler
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if loss is None:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            value = loss(model, inputs)
+            return (value, None) if return_outputs else value
+
+    class Steps(TrainerCallback):
+        """Each step's loss (Trainer logs every step) into `losses` and onto the bar; each
+        epoch's checkpoint renamed `epoch-K` and completed by `on_save`."""
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                trainer.losses.append(logs["loss"])
+                bar(state.global_step, logs["loss"])
+
+        def on_save(self, args, state, control, **kw):
+            epoch = round(state.epoch)
+            path = Path(args.output_dir) / f"epoch-{epoch}"
+            shutil.rmtree(path, ignore_errors=True)
+            (Path(args.output_dir) / f"checkpoint-{state.global_step}").rename(path)
+            if on_save:
+                on_save(path, epoch)
+
     steps = settings.epochs * ((len(items) + settings.batch_size - 1) // settings.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(settings, steps))
-    losses: list[float] = []
-    model.train()
-    with progress_bar(progress, steps, what) as tick:
-        for _ in range(settings.epochs):
-            order = items[:]
+    with tempfile.TemporaryDirectory() as scratch, progress_bar(progress, steps, what) as bar:
+        args = TrainingArguments(
+            output_dir=str(checkpoints or scratch), num_train_epochs=settings.epochs,
+            per_device_train_batch_size=settings.batch_size, per_device_eval_batch_size=8,
+            max_grad_norm=settings.clip or 0.0, seed=settings.seed, use_cpu=True,
+            save_strategy="epoch" if checkpoints else "no", logging_strategy="steps",
+            logging_steps=1, logging_nan_inf_filter=False, report_to="none",
+            disable_tqdm=True, dataloader_pin_memory=False, remove_unused_columns=False,
+            prediction_loss_only=True)
+        trainer = LoraTrainer(model=model, args=args, data_collator=collate,
+                              train_dataset=items, callbacks=[Steps()])
+        trainer.losses = []
+        trainer.remove_callback(PrinterCallback)           # the bar is ours; no console logs
+        try:
+            yield trainer
+        finally:
+            model.eval()
+
+
+class EpochShuffle:
+    """Epoch e's order of n items: the (e + 1)-th shuffle of `random.Random(seed)`, as the
+    hand-written loop had it; `set_epoch` (Trainer calls it) makes a resumed fit see the same
+    orders as one that ran through."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        import random
+        rng = random.Random(self.seed)
+        for _ in range(self.epoch + 1):
+            order = list(range(self.n))
             rng.shuffle(order)
-            for i in range(0, len(order), settings.batch_size):
-                loss = loss_fn(order[i:i + settings.batch_size])
-                opt.zero_grad()
-                loss.backward()
-                if settings.clip:
-                    torch.nn.utils.clip_grad_norm_(params, settings.clip)
-                opt.step()
-                sched.step()
-                losses.append(loss.item())
-                tick(losses[-1])
-    model.eval()
-    return losses
+        return iter(order)
 
 
 def lr_factor(settings: LoraSettings, steps: int):
@@ -125,11 +209,11 @@ def adapter_hash(path: str | Path) -> str:
 
 
 def progress_bar(enabled: bool, total: int, what: str):
-    """A rich progress bar; `advance(loss)` moves it."""
+    """A rich progress bar; `bar(done, loss)` moves it to `done` steps."""
     if not enabled:
         class _Null:
             def __enter__(self):
-                return lambda loss: None
+                return lambda done, loss: None
 
             def __exit__(self, *a):
                 return False
@@ -142,7 +226,8 @@ def progress_bar(enabled: bool, total: int, what: str):
                               TextColumn("{task.description}"), TimeElapsedColumn())
             self.p.start()
             self.t = self.p.add_task("", total=total)
-            return lambda loss: self.p.update(self.t, advance=1, description=f"loss {loss:.3f}")
+            return lambda done, loss: self.p.update(self.t, completed=done,
+                                                    description=f"loss {loss:.3f}")
 
         def __exit__(self, *a):
             self.p.stop()
@@ -150,8 +235,9 @@ def progress_bar(enabled: bool, total: int, what: str):
     return _Bar()
 
 
-def answer_loss(model, chunk, pad):
-    """Mean next-token loss on the answer tokens of a batch of (context, answer) ids."""
+def pad_answers(chunk, pad) -> dict:
+    """A batch of (context, answer) ids, right-padded, with `labels` on the answer tokens
+    only (the loss of `igtext train-proposer` and of open-ended M_L fits)."""
     import torch
     width = max(len(c) + len(a) for c, a in chunk)
     ids = torch.full((len(chunk), width), pad)
@@ -162,4 +248,4 @@ def answer_loss(model, chunk, pad):
         ids[b, :len(seq)] = torch.tensor(seq)
         att[b, :len(seq)] = 1
         tgt[b, len(c):len(seq)] = torch.tensor(a)
-    return model(input_ids=ids, attention_mask=att, labels=tgt).loss
+    return {"input_ids": ids, "attention_mask": att, "labels": tgt}

@@ -4,8 +4,9 @@ on hypothesis-writing traces (`igtext.traces`).
 Each trace becomes the proposer's own chat prompt for its operator (rendered from the same
 `igtext/templates/propose_*.j2` templates the search uses, so the adapter is trained on exactly the
 prompts it will see) followed by what the person wrote and the end-of-turn token; the loss
-is on those answer tokens only. The adapter is saved after every epoch under
-`OUT/checkpoints/epoch-K` (`resume=True` continues from the latest one) and at the end in
+is on those answer tokens only. The adapter, with the optimizer, schedule and RNG state,
+is saved after every epoch under `OUT/checkpoints/epoch-K` (`resume=True` continues from the
+latest one exactly where it stopped) and at the end in
 `OUT`, with `igtext_adapter.json` recording the base model, the settings, the sha256 of the
 training traces and the held-out report.
 """
@@ -13,15 +14,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from igtext.errors import InputError
 from igtext.prompts import Template, load_template
 from igtext.traces import Trace
-from igtext.training.lora import LoraSettings, answer_loss, data_hash, read_meta, save_meta
-from igtext.training.lora import train as train_steps
+from igtext.training.lora import (LoraSettings, data_hash, lora_trainer, pad_answers, read_meta,
+                                  save_meta)
 
 KIND = "proposer"
 
@@ -54,17 +55,6 @@ def _encode_all(tok, traces: Sequence[Trace], templates, max_length: int,
     return out
 
 
-def _mean_loss(model, seqs, pad, batch: int = 8) -> float:
-    import torch
-    total, n = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(seqs), batch):
-            chunk = seqs[i:i + batch]
-            total += answer_loss(model, chunk, pad).item() * len(chunk)
-            n += len(chunk)
-    return total / n
-
-
 def _latest_checkpoint(out: Path) -> tuple[int, Path | None]:
     found = sorted(((int(p.name.split("-")[1]), p) for p in (out / "checkpoints").glob("epoch-*")
                     if p.name.split("-")[1].isdigit()), key=lambda x: x[0])
@@ -80,7 +70,7 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
     import time
 
     import torch
-    from peft import PeftModel, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not traces:
@@ -99,16 +89,14 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
     held = _encode_all(tok, heldout, templates, settings.max_length, source)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     report: dict = {"train_traces": len(seqs), "heldout_traces": len(held)}
-    if held:
-        model.eval()
-        report["heldout_loss_base"] = _mean_loss(model, held, pad)
     if not resume:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)   # stale ones of another fit
     done, ckpt = _latest_checkpoint(out) if resume else (0, None)
     records = [t.to_dict() for t in traces]
+    base = base_name or str(base_dir)
     if ckpt is not None:
         meta = read_meta(ckpt, KIND)
-        same = {"base model": (meta["base_model"], base_name or str(base_dir)),
+        same = {"base model": (meta["base_model"], base),
                 "traces (sha256)": (meta["data_sha256"], data_hash(records)),
                 "settings": ({k: v for k, v in meta["settings"].items() if k != "epochs"},
                              {k: v for k, v in json.loads(json.dumps(asdict(settings))).items()
@@ -117,29 +105,30 @@ def fit_proposer(traces: Sequence[Trace], base_dir: str | Path, out: str | Path,
             if was != now:
                 raise InputError(f"cannot resume: the checkpoint's {what} differ from this "
                                  f"run's (start again without --resume)", file=str(ckpt))
-        model = PeftModel.from_pretrained(model, str(ckpt), is_trainable=True)
-    else:
-        model = get_peft_model(model, settings.peft_config(
-            "CAUSAL_LM", model.config.num_hidden_layers))
-    losses: list[float] = []
-    for epoch in range(done, settings.epochs):      # one pass per call: a checkpoint after each
-        losses += train_steps(model, list(range(len(seqs))),
-                              replace(settings, epochs=1, seed=settings.seed + epoch),
-                              lambda batch: answer_loss(model, [seqs[k] for k in batch], pad),
-                              f"train proposer, epoch {epoch + 1}/{settings.epochs}", progress)
-        path = out / "checkpoints" / f"epoch-{epoch + 1}"
-        model.save_pretrained(path)
-        save_meta(path, KIND, base_name or str(base_dir), settings, data_hash(records),
-                  {"epoch": epoch + 1})
-    model.eval()
+        if not (ckpt / "trainer_state.json").exists():
+            raise InputError("cannot resume: the checkpoint has no optimizer state (an older "
+                             "igtext saved it; start again without --resume)", file=str(ckpt))
+    # On resume, Trainer loads the checkpoint's adapter, optimizer, schedule and RNG state.
+    model = get_peft_model(model, settings.peft_config("CAUSAL_LM",
+                                                       model.config.num_hidden_layers))
+
+    def saved(path: Path, epoch: int) -> None:
+        save_meta(path, KIND, base, settings, data_hash(records), {"epoch": epoch})
+    with lora_trainer(model, seqs, settings, lambda chunk: pad_answers(chunk, pad),
+                      "train proposer", progress, checkpoints=out / "checkpoints",
+                      on_save=saved) as trainer:
+        if held:
+            with model.disable_adapter():
+                report["heldout_loss_base"] = trainer.evaluate(held)["eval_loss"]
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+        if held:
+            report["heldout_loss_tuned"] = trainer.evaluate(held)["eval_loss"]
+    losses = trainer.losses
     if losses:
         report["final_train_loss"] = sum(losses[-5:]) / len(losses[-5:])
-    if held:
-        report["heldout_loss_tuned"] = _mean_loss(model, held, pad)
     report["resumed_from_epoch"] = done
     report["cpu_s"] = round(time.process_time() - t0, 1)
     report["wall_s"] = round(time.perf_counter() - w0, 1)
     model.save_pretrained(out)
-    save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
+    save_meta(out, KIND, base, settings, data_hash(records), report)
     return report
-

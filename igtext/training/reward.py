@@ -78,11 +78,15 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
                                                            model.config.num_hidden_layers,
                                                            ["score"]))
 
-    def bt_loss(chunk):
-        r = _rewards(model, tok, [w for w, _ in chunk] + [lo for _, lo in chunk],
-                     settings.max_length, batch=2 * len(chunk))
-        return -torch.nn.functional.logsigmoid(r[:len(chunk)] - r[len(chunk):]).mean()
-    losses = train_steps(model, train, settings, bt_loss, "fit prior", progress)
+    def collate(chunk):               # winners, then losers
+        return tok([w for w, _ in chunk] + [lo for _, lo in chunk], return_tensors="pt",
+                   padding=True, truncation=True, max_length=settings.max_length)
+
+    def bt_loss(model, batch):
+        r = model(**batch).logits[:, 0]
+        k = len(r) // 2
+        return -torch.nn.functional.logsigmoid(r[:k] - r[k:]).mean()
+    losses = train_steps(model, train, settings, collate, "fit prior", progress, bt_loss)
     report = {"train_pairs": len(train), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
               "train_accuracy": pairwise_accuracy(model, tok, pairs, settings.max_length)}
     if heldout:

@@ -1,0 +1,98 @@
+"""The `lora:` recipes of the run config, recipe files and flags of the fit commands."""
+import json
+from dataclasses import replace
+
+import pytest
+
+from igtext.config import LoraRecipes, RunConfig, load_config, load_recipe
+from igtext.errors import InputError
+from igtext.training.lora import LoraSettings
+
+ATTN = ("q_proj", "k_proj", "v_proj", "o_proj")
+#: What each fit used before its recipe moved into the config, written out in full.
+OLD = {
+    # cli fit-prior, and refresh.PRIOR_LORA (whose epochs refresh.prior_epochs replaced)
+    "prior": LoraSettings(rank=8, alpha=16, dropout=0.0, top_layers=8, targets=("q_proj", "v_proj"),
+                          lr=2e-3, epochs=2, batch_size=8, max_length=128, seed=0, warmup=0.0,
+                          schedule="constant", clip=None),
+    # likelihood_ft.RECIPE (fit-likelihood, refresh.LIKELIHOOD_LORA)
+    "likelihood": LoraSettings(rank=16, alpha=32, dropout=0.0, top_layers=None,
+                               targets=ATTN + ("gate_proj", "up_proj", "down_proj"), lr=2e-3,
+                               epochs=1, batch_size=8, max_length=320, seed=0, warmup=0.05,
+                               schedule="cosine", clip=1.0),
+    # ProposerTrainingConfig().lora() (train-proposer)
+    "proposer": LoraSettings(rank=16, alpha=32, dropout=0.0, top_layers=None, targets=ATTN,
+                             lr=5e-4, epochs=3, batch_size=8, max_length=640, seed=0, warmup=0.0,
+                             schedule="constant", clip=None),
+    # classifier.SETTINGS (distil --student lora, the LoRA classifier baseline)
+    "classifier": LoraSettings(rank=8, alpha=16, dropout=0.0, top_layers=None, targets=ATTN,
+                               lr=1e-3, epochs=3, batch_size=8, max_length=256, seed=0,
+                               warmup=0.0, schedule="constant", clip=None),
+}
+
+
+@pytest.mark.parametrize("name", OLD)
+def test_recipe_defaults_are_the_old_settings(name):
+    assert getattr(LoraRecipes(), name).settings() == OLD[name]
+    assert load_recipe(name).settings() == OLD[name]
+    assert getattr(RunConfig().lora, name) == getattr(LoraRecipes(), name)
+
+
+def test_the_modules_names_come_from_the_recipes():
+    from igtext.training.classifier import SETTINGS
+    from igtext.training.likelihood_ft import RECIPE
+    assert RECIPE == OLD["likelihood"] and SETTINGS == OLD["classifier"]
+
+
+def test_a_recipe_given_in_part_keeps_its_own_defaults():
+    cfg = RunConfig.model_validate({"lora": {"prior": {"epochs": 5},
+                                             "likelihood": {"rank": 4}}})
+    assert cfg.lora.prior.settings() == replace(OLD["prior"], epochs=5)
+    assert cfg.lora.likelihood.settings() == replace(OLD["likelihood"], rank=4, alpha=8)
+    saved = json.loads(cfg.to_json())           # what a run directory's config.json holds
+    assert saved["lora"]["likelihood"]["schedule"] == "cosine"
+    assert RunConfig.model_validate(saved) == cfg
+
+
+def test_a_config_json_from_before_the_recipes_still_loads():
+    saved = json.loads(RunConfig().to_json())
+    del saved["lora"]
+    assert RunConfig.model_validate(saved).lora == LoraRecipes()
+
+
+def test_a_bad_recipe_in_a_run_config_names_file_line_and_field(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text("seed: 1\nlora:\n  prior:\n    epochs: 3\n    rank: 0\n")
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    assert (e.value.file, e.value.line, e.value.field) == (str(p), 5, "lora.prior.rank")
+    p.write_text("lora:\n  prior: {}\n  posterior: {rank: 4}\n")
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    assert (e.value.line, e.value.field) == (3, "lora.posterior")
+
+
+def test_recipe_file_then_flags(tmp_path):
+    p = tmp_path / "r.yaml"
+    p.write_text("rank: 4\nlr: 0.01\n")
+    assert load_recipe("prior", p).settings() == replace(OLD["prior"], rank=4, alpha=8, lr=0.01)
+    got = load_recipe("prior", p, rank=2, epochs=None, seed=3).settings()
+    assert got == replace(OLD["prior"], rank=2, alpha=4, lr=0.01, seed=3)
+    p.write_text("rank: 4\nalpha: 64\n")                 # an explicit alpha stays
+    assert load_recipe("likelihood", p, rank=2).settings().alpha == 64
+    with pytest.raises(InputError) as e:
+        load_recipe("prior", p, lr=-1.0)
+    assert (e.value.file, e.value.field) == ("command line", "lr")
+    p.write_text("schedule: step\n")
+    with pytest.raises(InputError) as e:
+        load_recipe("likelihood", p)
+    assert (e.value.file, e.value.line, e.value.field) == (str(p), 1, "schedule")
+
+
+def test_refresh_refits_with_the_run_configs_recipes():
+    from igtext.refresh import WARM_LR_SCALE, refit_settings
+    cfg = RunConfig.model_validate({"seed": 7, "lora": {"prior": {"rank": 2, "lr": 0.01}}})
+    assert refit_settings(cfg.lora.prior, 3, cfg.seed, False) == replace(
+        OLD["prior"], rank=2, alpha=4, lr=0.01, epochs=3, seed=7)
+    assert refit_settings(cfg.lora.likelihood, 2, cfg.seed, True) == replace(
+        OLD["likelihood"], epochs=2, seed=7, lr=OLD["likelihood"].lr * WARM_LR_SCALE)
