@@ -11,11 +11,13 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from igtext.errors import InputError
-from igtext.files import read_text
+from igtext.files import check_depth, read_text, yaml_loader
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `seed: true` is not 1 and `"3"` is not 3; no infinities or NaNs (an objective of
+    # -inf everywhere, written into JSON as -Infinity)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class BudgetConfig(_Strict):
@@ -237,9 +239,10 @@ def load_config(path: str | Path | None, model=RunConfig):
 
     p = Path(path)
     text = read_text(p, "config file")
+    check_depth(text, str(p), quotes="\"'")
     try:
         node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=yaml_loader())        # duplicate keys are errors
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise InputError(f"not valid YAML/JSON: {getattr(e, 'problem', e)}", file=str(p),

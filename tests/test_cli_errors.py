@@ -226,3 +226,16 @@ def test_bad_flag_on_a_fit_command(capsys, tmp_path):
                  "--rank", "0"])
     err = capsys.readouterr().err
     assert code == 2 and "command line: field 'rank'" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("seed: true\n", "c.yaml:1: field 'seed': Input should be a valid integer"),
+    ("prior:\n  weight: .inf\n", "c.yaml:2: field 'prior.weight': Input should be a finite number"),
+    ("seed: 1\nsearch: {generations: 2}\nseed: 2\n", "c.yaml:3: not valid YAML/JSON: duplicate key 'seed'"),
+    ("search: " + "[" * 100_000 + "\n", "c.yaml: nested more than 64 levels deep"),
+])
+def test_config_values_are_taken_strictly(capsys, tmp_path, text, expect):
+    (tmp_path / "c.yaml").write_text(text)
+    code, err, out = _run(capsys, tmp_path, "builtin:husky", "--config", tmp_path / "c.yaml")
+    assert code == 2 and expect in err, err
+    assert err.count("\n") == 1 and not out.exists()
