@@ -256,3 +256,22 @@ def test_resume_takes_api_settings_that_do_not_change_the_search(tmp_path, monke
     resumed = [e for e in events if e.event == "resume"]
     assert resumed and resumed[-1].changed == {"api.timeout_s": 30.0, "api.max_attempts": 3}
     assert json.loads((run / "config.json").read_text())["api"]["timeout_s"] == 0.3
+
+
+def test_run_survives_faults_at_start_up_through_the_cli(tmp_path, monkeypatch, capsys):
+    """One 503 or 429 while the server is probed no longer aborts `igtext run`."""
+    from conftest import toy_task
+    from igtext.cli import main
+    from igtext.tasks.taskfile import write_task_jsonl
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_task_jsonl(toy_task(8), tmp_path / "t.jsonl")
+    (tmp_path / "c.yaml").write_text("likelihood: {search_examples: 4}\nsearch: {generations: 1, "
+                                     "population: 2, offspring: 2, elite: 1}\n")
+    with FaultProxy(None, script=["503", "429", "reset"]) as p:
+        code = main(["run", str(tmp_path / "t.jsonl"), "--out", str(tmp_path / "run"),
+                     "--model", "openai:m", "--config", str(tmp_path / "c.yaml"),
+                     "--base-url", p.url, "--quiet", "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["api"]["retries"] >= 3
