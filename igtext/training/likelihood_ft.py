@@ -46,15 +46,18 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
                    init: str | Path | None = None) -> dict:
     """Fit LoRA on (z, x -> answer) judgments; report held-out log-loss, accuracy and ECE
     for the fitted and the zero-shot M_L (`heldout`: one list, or several by name).
-    With `init` (a fitted M_L adapter), training continues from that adapter (its rank and
-    modules) instead of a fresh one."""
+    `labels`: the task's label set; judgments of many tasks (the follower's) carry their own
+    as `j.labels` instead. With `init` (a fitted M_L adapter), training continues from that
+    adapter (its rank and modules) instead of a fresh one."""
     import torch
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     template = template or load_template("likelihood")
-    items = [(j.z, j.x, _target(j)) for j in judgments if _target(j)]
-    dists = [_soft_target(j, labels) for j in judgments if _target(j)]
+    kept = [j for j in judgments if _target(j)]
+    sets = [tuple(getattr(j, "labels", None) or labels or ()) or None for j in kept]
+    items = [(j.z, j.x, _target(j)) for j in kept]
+    dists = [_soft_target(j, ls) for j, ls in zip(kept, sets)]
     if len(items) < 4:
         raise InputError(f"{len(items)} label judgments are too few to fit (need 4)",
                          field="labels")
@@ -63,14 +66,15 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     lik = Likelihood(None, template, labels)          # only its prompt format is used here
     seqs = []
-    for z, x, y in items:
-        ctx = tok(lik.prompt(z, x), add_special_tokens=True).input_ids
+    for (z, x, y), ls in zip(items, sets):
+        ctx = tok(lik.with_labels(ls).prompt(z, x), add_special_tokens=True).input_ids
         ans = tok(lik.continuation(y), add_special_tokens=False).input_ids
         ctx = ctx[-(settings.max_length - len(ans)):]
         seqs.append((ctx, ans))
-    conts = [tok(lik.continuation(y), add_special_tokens=False).input_ids
-             for y in labels] if labels else []
-    label_set = bool(conts) and all(conts) and all(dists)
+    conts = {ls: [tok(lik.continuation(y), add_special_tokens=False).input_ids for y in ls]
+             for ls in set(sets) if ls}
+    label_set = (all(sets) and all(all(c) for c in conts.values())
+                 and all(d is not None for d in dists))
     if init is not None:
         from peft import PeftModel
         read_meta(init, KIND)
@@ -83,17 +87,18 @@ def fit_likelihood(judgments: Sequence, labels: Sequence[str] | None, base_dir: 
     if label_set:
         # Judgments under one z share the z part of the prompt: that prefix runs once per
         # group of up to GROUP inputs, and the batch counts judgments, not groups.
-        units = _groups(items, GROUP)
+        units = _groups([(z, ls) for (z, _x, _y), ls in zip(items, sets)], GROUP)
         per_step = replace(settings, batch_size=max(1, math.ceil(settings.batch_size / GROUP)))
 
         def collate(chunk):
             return {"units": [([seqs[k][0] for k in units[u]],
-                               torch.tensor([dists[k] for k in units[u]])) for u in chunk]}
+                               torch.tensor([dists[k] for k in units[u]]),
+                               conts[sets[units[u][0]]]) for u in chunk]}
 
         def loss_fn(model, batch):
             total, n = 0.0, 0
-            for contexts, target in batch["units"]:
-                scores = _group_label_logprobs(model, contexts, conts, pad)
+            for contexts, target, unit_conts in batch["units"]:
+                scores = _group_label_logprobs(model, contexts, unit_conts, pad)
                 total = total - (target * torch.log_softmax(scores, dim=-1)).sum()
                 n += len(contexts)
             return total / n
@@ -135,11 +140,12 @@ def _soft_target(j, labels) -> list[float] | None:
     return [1.0 if y == j.answer else 0.0 for y in labels] if j.answer in labels else None
 
 
-def _groups(items: list, size: int) -> list[list[int]]:
-    """Indices of `items` grouped by z (first seen first), in chunks of at most `size`."""
-    by_z: dict[str, list[int]] = {}
-    for k, (z, _x, _y) in enumerate(items):
-        by_z.setdefault(z, []).append(k)
+def _groups(keys: list, size: int) -> list[list[int]]:
+    """Indices of `keys` grouped by key (a z and its label set; first seen first), in chunks
+    of at most `size`."""
+    by_z: dict = {}
+    for k, key in enumerate(keys):
+        by_z.setdefault(key, []).append(k)
     return [ks[i:i + size] for ks in by_z.values() for i in range(0, len(ks), size)]
 
 
