@@ -78,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("--quiet", action="store_true")
     fl.add_argument("--task", required=True, help="the task (for its label set)")
 
+    ff = sub.add_parser("fit-follower", help="fit the follower: one M_L for every task, "
+                        "learned from the simulated people of the training worlds (LoRA)")
+    ff.add_argument("--out", required=True, help="adapter directory")
+    ff.add_argument("--n", type=int, default=4000, help="label judgments to learn from")
+    ff.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
+                                     "of a run config); flags override it")
+    ff.add_argument("--model", default="smollm2-135m")
+    ff.add_argument("--epochs", type=int, help="default: the likelihood recipe's (1)")
+    ff.add_argument("--lr", type=float)
+    ff.add_argument("--rank", type=int)
+    ff.add_argument("--seed", type=int, default=0)
+    ff.add_argument("--quiet", action="store_true")
+
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
     tr.add_argument("source", choices=("instruction-induction",))
     tr.add_argument("--out", required=True, help="the JSONL file to write")
@@ -424,6 +437,19 @@ def _cmd_fit_likelihood(a) -> None:
                                            a.heldout, progress=not a.quiet)))
 
 
+def _cmd_fit_follower(a) -> None:
+    from igtext.config import load_recipe
+    from igtext.errors import InputError
+    from igtext.lm.registry import base_model_dir
+    from igtext.training.follower import fit_follower
+    if a.n < 4:
+        raise InputError("must be at least 4", field="n")
+    recipe = load_recipe("likelihood", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank,
+                         seed=a.seed)
+    print(json.dumps(fit_follower(a.out, recipe.settings(), base_model_dir(a.model), a.model,
+                                  a.n, a.seed, progress=not a.quiet)))
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -441,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
-         "fit-likelihood": _cmd_fit_likelihood, "diff": _cmd_diff, "traces": _cmd_traces,
+         "fit-likelihood": _cmd_fit_likelihood, "fit-follower": _cmd_fit_follower, "diff": _cmd_diff, "traces": _cmd_traces,
          "train-proposer": _cmd_train_proposer, "distil": _cmd_distil, "lineage": _cmd_lineage,
          "report": _cmd_report}[a.cmd](a)
     except InputError as e:

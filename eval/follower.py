@@ -1,0 +1,114 @@
+"""Does M_L follow z? Agreement of M_L's label with the simulated person's under z, on the
+held-out domains (no world of them, and none of their wordings, is in any training data),
+separately for each kind of z: thing rules, context rules, wrong rules (and the rest).
+
+A pair counts where the person has one label (where no rule of z applies they only guess,
+and nothing can agree with a guess). Inputs come from D and from D' of every shift, so that
+under a context rule half the inputs' contexts have moved away from their true class: to
+agree there, M_L must follow z, not the truth.
+
+    OMP_NUM_THREADS=1 .venv/bin/python eval/follower.py [--adapter DIR ...] [--n 20]
+
+Arms: the bare model (raw and calibrated, as a run reads it) and each `--adapter` (a fitted
+M_L: the follower, or the husky-only one). Writes eval/results/follower.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "eval" / "results"
+KINDS = ("thing", "context", "wrong", "paraphrased", "per_label", "partial", "mixed")
+
+
+def pairs(worlds, n: int, seed: int):
+    """Per world and kind, `n` (z, x) pairs where the person gives one label."""
+    from igtext.worlds.imitation import label_data
+    out = []
+    for w in worlds:
+        for kind in KINDS:
+            got = [r for r in label_data([w], 8 * n, seed, kinds=(kind,), x_per_z=4)
+                   if r.answer is not None]
+            out += got[:n]
+    return out
+
+
+def agreement(lik, records, calibrate: bool) -> dict:
+    """Share of records where M_L's argmax is the person's label, by domain and kind."""
+    from igtext.data import Example
+    hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
+    by_z: dict[tuple, list] = defaultdict(list)
+    for r in records:
+        by_z[(r.labels, r.z)].append(r)
+    for (labels, z), rs in by_z.items():
+        one = lik.with_labels(labels)
+        for r, j in zip(rs, one.judge(z, [Example(str(i), r.x) for i, r in enumerate(rs)])):
+            hits[(r.domain, r.kind)].append(j.predicted(calibrate) == r.answer)
+    kinds = sorted({k for _, k in hits}, key=lambda k: KINDS.index(k))
+    return {"by_kind": {k: statistics.mean(h for (d, kk), hs in hits.items() if kk == k
+                                           for h in hs) for k in kinds},
+            "by_domain_kind": {f"{d}/{k}": statistics.mean(hs) for (d, k), hs in hits.items()},
+            "n": sum(len(h) for h in hits.values())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--adapter", action="append", default=[], metavar="[NAME=]DIR")
+    ap.add_argument("--n", type=int, default=20, help="pairs per held-out domain and kind")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--split", default="held_out", choices=("held_out", "validation"))
+    ap.add_argument("--out", default=str(RESULTS / "follower.json"))
+    args = ap.parse_args()
+    from igtext import components
+    from igtext.config import RunConfig
+    from igtext.data import Task
+    from igtext.worlds import splits
+
+    worlds = {"held_out": splits.held_out_worlds, "validation": splits.validation_worlds}[
+        args.split]()
+    records = pairs(worlds, args.n, args.seed)
+    cfg = RunConfig(model=args.model)
+    lm = components.metered(components.load_backend(cfg), components.open_cache())
+    template = components.load_templates(cfg)["likelihood"]
+    rows = {}
+    arms = [("bare", None)] + [tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
+                               for a in args.adapter]
+    for name, adapter in arms:
+        t0 = time.time()
+        lik = components.likelihood(lm, cfg, Task("-", (), (), ("a", "b")), template,
+                                    adapter=adapter)
+        for calibrate in (False, True):
+            rows[f"{name} ({'calibrated' if calibrate else 'raw'})"] = {
+                **agreement(lik, records, calibrate), "wall_s": round(time.time() - t0, 1)}
+    report = {"command": " ".join(["eval/follower.py"] + sys.argv[1:]),
+              "split": args.split, "domains": [w.domain for w in worlds], "seed": args.seed,
+              "pairs": len(records), "arms": rows}
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    Path(args.out).with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    kinds = [k for k in KINDS if any(k in r["by_kind"] for r in report["arms"].values())]
+    lines = [f"# Does M_L follow z? ({report['split']} domains: {', '.join(report['domains'])})",
+             "", f"Command: `{report['command']}`; {report['pairs']} (z, x) pairs where the "
+             "simulated person gives one label. Agreement of M_L's label with the person's.",
+             "", "| arm | " + " | ".join(kinds) + " | wall s |",
+             "|---|" + "---|" * (len(kinds) + 1)]
+    for name, r in report["arms"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{r['by_kind'].get(k, float('nan')):.2f}"
+                                               for k in kinds) + f" | {r['wall_s']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""The follower: one M_L adapter that labels x as a person following z would, on any task.
+
+It is fitted once, on the label judgments of the simulated people of the training worlds
+(`igtext.worlds.splits.train_worlds`: z's of every kind, thing, context, wrong, partial,
+paraphrased, long and short rules, per-label descriptions; inputs from D and from D' of
+every shift), and used unchanged on tasks it never saw. It must follow *z*, not the truth:
+under a context rule it labels by context. The held-out domains never reach its data.
+
+    igtext fit-follower --out ADAPTER [--n 4000] [--seed 0] [--config RECIPE.yaml]
+
+The adapter's `igtext_adapter.json` carries its provenance: the command, the commit, the
+training domains, the sha256 of the training data, the settings and the fit's report.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from igtext.training.likelihood_ft import fit_likelihood
+from igtext.training.lora import LoraSettings
+
+
+def commit() -> str | None:
+    """The git commit of this checkout, if it is one (None for an installed package)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).parent, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
+                 base_name: str, n: int = 4000, seed: int = 0,
+                 progress: bool = True) -> dict:
+    """Fit the follower on `n` label judgments of the training worlds; save it in `out`."""
+    from igtext.worlds import splits
+    from igtext.worlds.imitation import label_data
+    worlds = splits.train_worlds()
+    data = label_data(worlds, n, seed)
+    report = fit_likelihood(data, None, base_dir, out, settings, base_name=base_name,
+                            progress=progress)
+    meta_path = Path(out) / "igtext_adapter.json"
+    meta = json.loads(meta_path.read_text())
+    meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": commit(),
+                          "domains": [w.domain for w in worlds], "n": n, "seed": seed}
+    meta_path.write_text(json.dumps(meta, indent=2))
+    return {**report, "domains": len(worlds), "adapter": str(out)}

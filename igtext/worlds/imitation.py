@@ -1,0 +1,115 @@
+"""What the simulated people of many worlds say, as data to imitate: label judgments
+(z, x -> the person's label distribution) for the follower M_L, and comparisons (z_a vs z_b
+-> the person's preference) for the prior.
+
+Each record keeps its world and the kind of z it is about, so that an evaluation can report
+kinds (thing, context, wrong rules, ...) separately. Only the worlds passed in are read:
+training data is made from `splits.train_worlds()`, never from a held-out domain.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Sequence
+
+from igtext.worlds.generate import D_WORDINGS, SHIFTS, world_task
+from igtext.worlds.hypotheses import KINDS, hypothesis_pool
+from igtext.worlds.person import label_distribution, preference
+from igtext.worlds.reading import Reader
+from igtext.worlds.spec import World
+
+
+@dataclass(frozen=True)
+class WorldLabel:
+    """One (z, x) of a world, with how its simulated person labels x under z."""
+    domain: str
+    kind: str                          # the kind of z (`hypotheses.KINDS`)
+    z: str
+    x: str
+    labels: tuple[str, ...]
+    distribution: dict[str, float]
+
+    @property
+    def answer(self) -> str | None:
+        """The person's label, or None where they only guess (no rule of z applies)."""
+        top = max(self.distribution.values())
+        best = [y for y, p in self.distribution.items() if p == top]
+        return best[0] if len(best) == 1 else None
+
+    def to_dict(self) -> dict:
+        return {"domain": self.domain, "kind": self.kind, "z": self.z, "x": self.x,
+                "labels": list(self.labels), "distribution": self.distribution}
+
+
+@dataclass(frozen=True)
+class WorldComparison:
+    """Two z's of a world and the probability its simulated person prefers the first."""
+    domain: str
+    z_a: str
+    z_b: str
+    p_a: float
+    kinds: tuple[str, str]
+
+    def to_dict(self) -> dict:
+        return {"domain": self.domain, "z_a": self.z_a, "z_b": self.z_b, "p_a": self.p_a,
+                "kinds": list(self.kinds)}
+
+
+def _pools(world: World, seed: int, per_world: int) -> list[tuple[str, str]]:
+    """z's of every kind, worded as in D and in the held-out wordings."""
+    half = max(1, per_world // 2)
+    return (hypothesis_pool(world, half, seed, D_WORDINGS)
+            + hypothesis_pool(world, per_world - half, seed + 1,
+                              tuple(range(2, 3)), tuple(k for k in KINDS if k != "paraphrased")))
+
+
+def label_data(worlds: Sequence[World], n: int, seed: int = 0, kinds: Sequence[str] = KINDS,
+               z_per_world: int = 60, x_per_z: int = 4,
+               guesses: float = 0.2) -> list[WorldLabel]:
+    """`n` label judgments spread evenly over `worlds`: z's of `kinds` (half worded as D,
+    half in held-out wordings), each with `x_per_z` inputs drawn from D and from D' of all
+    three shifts (so that under a context rule D' inputs, whose contexts moved, get the
+    context's label, not the true one). About `guesses` of them are inputs no rule of z
+    applies to (the person guesses uniformly); the rest are inputs z speaks about."""
+    rng = random.Random(f"label-data:{seed}")
+    out: list[WorldLabel] = []
+    per_world = -(-n // max(1, len(worlds)))
+    for w in worlds:
+        reader = Reader(w)
+        inputs = [e.input for shift in SHIFTS
+                  for e in world_task(w, seed, n_train=40, n_test=40, shift=shift).test]
+        inputs += [e.input for e in world_task(w, seed, n_train=60, n_test=0).train]
+        pool = [(k, z) for k, z in _pools(w, seed, z_per_world) if k in kinds]
+        made = []
+        while len(made) < per_world and pool:
+            kind, z = rng.choice(pool)
+            rules = reader.rules(z)
+            seen = [(x, label_distribution(reader, z, x, rules=rules))
+                    for x in rng.sample(inputs, min(len(inputs), 6 * x_per_z))]
+            applies = [(x, d) for x, d in seen if len(set(d.values())) > 1]
+            blind = [(x, d) for x, d in seen if len(set(d.values())) == 1]
+            for _ in range(x_per_z):
+                pick = blind if (rng.random() < guesses or not applies) and blind else applies
+                if not pick:
+                    break
+                x, d = pick.pop(rng.randrange(len(pick)))
+                made.append(WorldLabel(w.domain, kind, z, x, w.labels, d))
+        out += made[:per_world]
+    rng.shuffle(out)
+    return out[:n]
+
+
+def comparison_data(worlds: Sequence[World], n: int, seed: int = 0,
+                    z_per_world: int = 60) -> list[WorldComparison]:
+    """`n` pairs of z's of one world each, with the person's preference probability."""
+    rng = random.Random(f"comparison-data:{seed}")
+    out: list[WorldComparison] = []
+    per_world = -(-n // max(1, len(worlds)))
+    for w in worlds:
+        reader = Reader(w)
+        pool = _pools(w, seed, z_per_world)
+        for _ in range(per_world):
+            (ka, a), (kb, b) = rng.sample(pool, 2)
+            out.append(WorldComparison(w.domain, a, b, preference(reader, a, b), (ka, kb)))
+    rng.shuffle(out)
+    return out[:n]
