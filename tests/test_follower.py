@@ -1,0 +1,53 @@
+"""The follower's data (what the training worlds' simulated people say) and a tiny fit."""
+import json
+
+from igtext.worlds import splits
+from igtext.worlds.imitation import comparison_data, label_data
+
+
+def test_label_data_reads_only_the_worlds_given_and_follows_z():
+    train = splits.train_worlds()
+    data = label_data(train, 600, seed=3)
+    held = set(splits.split_domains("held_out")) | set(splits.split_domains("validation"))
+    assert len(data) == 600 and not {r.domain for r in data} & held
+    assert {r.kind for r in data} >= {"thing", "context", "wrong", "paraphrased", "per_label"}
+    guesses = sum(r.answer is None for r in data) / len(data)
+    assert 0.1 < guesses < 0.4                     # mostly inputs z speaks about
+    # under a context rule the person labels D' inputs by their (moved) context: the
+    # label it gives is often not the class whose traits x shows
+    from igtext.worlds import load_world
+    from igtext.worlds.reading import Reader
+    ctx = [r for r in data if r.kind == "context" and r.answer]
+    assert ctx
+    off = 0
+    for r in ctx:
+        reader = Reader(load_world(r.domain))
+        traits = {c.label for c in reader.present(r.x) if c.kind == "trait"}
+        off += r.answer not in traits
+    assert off > 0.2 * len(ctx)
+
+
+def test_comparison_data_prefers_thing_rules():
+    data = comparison_data(splits.train_worlds(), 300, seed=1)
+    thing_vs_ctx = [c.p_a for c in data if c.kinds == ("thing", "context")]
+    ctx_vs_thing = [c.p_a for c in data if c.kinds == ("context", "thing")]
+    assert all(p > 0.5 for p in thing_vs_ctx) and all(p < 0.5 for p in ctx_vs_thing)
+
+
+def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
+    from igtext.training.follower import fit_follower
+    from igtext.training.lora import LoraSettings
+    out = tmp_path / "follower"
+    rep = fit_follower(out, LoraSettings(epochs=1, rank=4, max_length=256), tiny_dir,
+                       f"hf:{tiny_dir}", n=16, seed=0, progress=False)
+    assert rep["train_judgments"] == 16 and rep["loss"] == "label-set cross-entropy"
+    meta = json.loads((out / "igtext_adapter.json").read_text())
+    prov = meta["provenance"]
+    assert meta["kind"] == "likelihood" and len(meta["data_sha256"]) == 64
+    assert prov["domains"] == [w.domain for w in splits.train_worlds()] and prov["n"] == 16
+    assert "dogs" not in prov["domains"]
+    # the adapter loads as M_L behind the usual meter
+    from igtext import components
+    from igtext.lm.registry import load_model
+    base = components.metered(load_model(f"hf:{tiny_dir}"), None)
+    assert "+likelihood:" in components.adapter_lm(base, "likelihood", out, f"hf:{tiny_dir}").name
