@@ -30,6 +30,7 @@ from igtext.prior import Prior, PriorWeights
 from igtext.prompts import OPERATORS, Template, load_template
 from igtext.proposer import Proposer
 from igtext.rundir import RunDir, check_run_dir_free
+from igtext.search.base import Strategy
 
 SCORING_TEMPLATES = ("likelihood", "prior_judge", "prior_text")
 
@@ -142,7 +143,7 @@ def scorer(likelihood: Likelihood, prior, examples, config: RunConfig) -> Scorer
                   config.likelihood.calibrate)
 
 
-def strategy(config: RunConfig, task: Task):
+def strategy(config: RunConfig, task: Task) -> Strategy:
     """The search strategy the config names, seeded with the task's initial hypothesis."""
     from igtext.search import STRATEGIES
     s = config.search
@@ -158,7 +159,7 @@ class Parts:
     examples: tuple[Example, ...]
     scorer: Scorer
     proposer: Proposer
-    strategy: object
+    strategy: Strategy
 
 
 def assemble(config: RunConfig, task: Task, backend: LanguageModel, cache: DiskCache,

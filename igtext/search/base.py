@@ -106,7 +106,9 @@ class SearchContext:
 
 
 class Strategy(Protocol):
-    """A search strategy: seed the population once, then improve it one generation a step."""
+    """A search strategy: seed the population once, then improve it one generation a step.
+    `seeds` are the hypotheses it starts from (the task's initial z, the config's seeds)."""
+    seeds: tuple[str, ...]
 
     def initialize(self, ctx: SearchContext) -> None: ...
 
