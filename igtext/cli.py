@@ -81,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     ff = sub.add_parser("fit-follower", help="fit the follower: one M_L for every task, "
                         "learned from the simulated people of the training worlds (LoRA)")
     ff.add_argument("--out", required=True, help="adapter directory")
-    ff.add_argument("--n", type=int, default=4000, help="label judgments to learn from")
+    ff.add_argument("--prior", action="store_true", help="fit the world prior instead: one "
+                    "Bradley-Terry M_prior from the same people's comparisons")
+    ff.add_argument("--n", type=int, help="judgments (default 4000) or comparisons "
+                    "(with --prior, default 2000) to learn from")
     ff.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
                                      "of a run config); flags override it")
     ff.add_argument("--model", default="smollm2-135m")
@@ -441,13 +444,15 @@ def _cmd_fit_follower(a) -> None:
     from igtext.config import load_recipe
     from igtext.errors import InputError
     from igtext.lm.registry import base_model_dir
-    from igtext.training.follower import fit_follower
-    if a.n < 4:
+    from igtext.training.follower import fit_follower, fit_world_prior
+    n = a.n or (2000 if a.prior else 4000)
+    if n < 4:
         raise InputError("must be at least 4", field="n")
-    recipe = load_recipe("likelihood", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank,
-                         seed=a.seed)
-    print(json.dumps(fit_follower(a.out, recipe.settings(), base_model_dir(a.model), a.model,
-                                  a.n, a.seed, progress=not a.quiet)))
+    recipe = load_recipe("prior" if a.prior else "likelihood", a.config, epochs=a.epochs,
+                         lr=a.lr, rank=a.rank, seed=a.seed)
+    fit = fit_world_prior if a.prior else fit_follower
+    print(json.dumps(fit(a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed,
+                         progress=not a.quiet)))
 
 
 def main(argv: list[str] | None = None) -> int:

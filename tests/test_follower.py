@@ -51,3 +51,14 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
     from igtext.lm.registry import load_model
     base = components.metered(load_model(f"hf:{tiny_dir}"), None)
     assert "+likelihood:" in components.adapter_lm(base, "likelihood", out, f"hf:{tiny_dir}").name
+
+
+def test_a_tiny_world_prior_fit_reports_held_out_domains(tmp_path, tiny_dir):
+    from igtext.training.follower import fit_world_prior
+    from igtext.training.lora import LoraSettings
+    out = tmp_path / "prior"
+    rep = fit_world_prior(out, LoraSettings(epochs=1, rank=4, max_length=64), tiny_dir,
+                          f"hf:{tiny_dir}", n=16, seed=0, heldout=20, progress=False)
+    assert 0.0 <= rep["heldout_accuracy"] <= 1.0 and rep["heldout_domains"] >= 6
+    meta = json.loads((out / "igtext_adapter.json").read_text())
+    assert meta["kind"] == "prior" and "dogs" not in meta["provenance"]["domains"]

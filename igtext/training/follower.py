@@ -1,4 +1,6 @@
-"""The follower: one M_L adapter that labels x as a person following z would, on any task.
+"""The learned person: the follower, one M_L adapter that labels x as a person following z
+would, on any task; and the world prior, one Bradley-Terry adapter that prefers the z's
+people prefer.
 
 It is fitted once, on the label judgments of the simulated people of the training worlds
 (`igtext.worlds.splits.train_worlds`: z's of every kind, thing, context, wrong, partial,
@@ -7,9 +9,13 @@ every shift), and used unchanged on tasks it never saw. It must follow *z*, not 
 under a context rule it labels by context. The held-out domains never reach its data.
 
     igtext fit-follower --out ADAPTER [--n 4000] [--seed 0] [--config RECIPE.yaml]
+    igtext fit-follower --prior --out ADAPTER [--n 2000]
 
-The adapter's `igtext_adapter.json` carries its provenance: the command, the commit, the
-training domains, the sha256 of the training data, the settings and the fit's report.
+The prior learns from the training worlds' people's comparisons (each winner drawn from the
+person's Bradley-Terry preference) and reports its pairwise accuracy on the held-out
+domains against the person's preferred z. Each adapter's `igtext_adapter.json` carries its
+provenance: the command, the commit, the training domains, the sha256 of the training
+data, the settings and the fit's report.
 """
 from __future__ import annotations
 
@@ -42,9 +48,39 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     data = label_data(worlds, n, seed)
     report = fit_likelihood(data, None, base_dir, out, settings, base_name=base_name,
                             progress=progress)
+    _provenance(out, worlds, n, seed)
+    return {**report, "domains": len(worlds), "adapter": str(out)}
+
+
+def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Path,
+                    base_name: str, n: int = 2000, seed: int = 0, heldout: int = 400,
+                    progress: bool = True) -> dict:
+    """Fit the prior on `n` comparisons of the training worlds' people; report pairwise
+    accuracy on `heldout` comparisons of the held-out domains (the person's preferred z as
+    the truth)."""
+    import random
+
+    from igtext.training.reward import fit_prior
+    from igtext.worlds import splits
+    from igtext.worlds.imitation import comparison_data
+    rng = random.Random(f"world-prior:{seed}")
+    worlds = splits.train_worlds()
+    train = [(c.z_a, c.z_b, "a" if rng.random() < c.p_a else "b")
+             for c in comparison_data(worlds, n, seed)]
+    held = [(c.z_a, c.z_b, "a" if c.p_a > 0.5 else "b")
+            for c in comparison_data(splits.held_out_worlds(), heldout, seed + 1)
+            if c.p_a != 0.5]
+    report = fit_prior(train, base_dir, out, settings, heldout=held, base_name=base_name,
+                       progress=progress)
+    _provenance(out, worlds, n, seed)
+    return {**report, "domains": len(worlds), "heldout_domains": len(splits.held_out_worlds()),
+            "adapter": str(out)}
+
+
+def _provenance(out: str | Path, worlds, n: int, seed: int) -> None:
+    """Add how the adapter was made to its `igtext_adapter.json`."""
     meta_path = Path(out) / "igtext_adapter.json"
     meta = json.loads(meta_path.read_text())
     meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": commit(),
                           "domains": [w.domain for w in worlds], "n": n, "seed": seed}
     meta_path.write_text(json.dumps(meta, indent=2))
-    return {**report, "domains": len(worlds), "adapter": str(out)}
