@@ -29,13 +29,17 @@ from igtext.training.lora import LoraSettings
 
 
 def commit() -> str | None:
-    """The git commit of this checkout, if it is one (None for an installed package)."""
+    """The git commit of this checkout, with "-dirty" if igtext's files differ from it
+    (None for an installed package)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, timeout=10).stdout.strip()
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).parent, timeout=10)
+        head = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--", str(Path(__file__).parents[1])))
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return (head + ("-dirty" if dirty else "")) if head else None
 
 
 def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
@@ -44,11 +48,12 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     """Fit the follower on `n` label judgments of the training worlds; save it in `out`."""
     from igtext.worlds import splits
     from igtext.worlds.imitation import label_data
+    made_at = commit()
     worlds = splits.train_worlds()
     data = label_data(worlds, n, seed)
     report = fit_likelihood(data, None, base_dir, out, settings, base_name=base_name,
                             progress=progress)
-    _provenance(out, worlds, n, seed)
+    _provenance(out, worlds, n, seed, made_at)
     return {**report, "domains": len(worlds), "adapter": str(out)}
 
 
@@ -63,6 +68,7 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
     from igtext.training.reward import fit_prior
     from igtext.worlds import splits
     from igtext.worlds.imitation import comparison_data
+    made_at = commit()
     rng = random.Random(f"world-prior:{seed}")
     worlds = splits.train_worlds()
     train = [(c.z_a, c.z_b, "a" if rng.random() < c.p_a else "b")
@@ -72,15 +78,16 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
             if c.p_a != 0.5]
     report = fit_prior(train, base_dir, out, settings, heldout=held, base_name=base_name,
                        progress=progress)
-    _provenance(out, worlds, n, seed)
+    _provenance(out, worlds, n, seed, made_at)
     return {**report, "domains": len(worlds), "heldout_domains": len(splits.held_out_worlds()),
             "adapter": str(out)}
 
 
-def _provenance(out: str | Path, worlds, n: int, seed: int) -> None:
-    """Add how the adapter was made to its `igtext_adapter.json`."""
+def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None) -> None:
+    """Add how the adapter was made (`made_at`: the commit when the fit began) to its
+    `igtext_adapter.json`."""
     meta_path = Path(out) / "igtext_adapter.json"
     meta = json.loads(meta_path.read_text())
-    meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": commit(),
+    meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": made_at,
                           "domains": [w.domain for w in worlds], "n": n, "seed": seed}
     meta_path.write_text(json.dumps(meta, indent=2))
