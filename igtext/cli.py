@@ -472,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
-         "fit-likelihood": _cmd_fit_likelihood, "fit-follower": _cmd_fit_follower, "diff": _cmd_diff, "traces": _cmd_traces,
+         "fit-likelihood": _cmd_fit_likelihood, "fit-follower": _cmd_fit_follower,
+         "diff": _cmd_diff, "traces": _cmd_traces,
          "train-proposer": _cmd_train_proposer, "distil": _cmd_distil, "lineage": _cmd_lineage,
          "report": _cmd_report}[a.cmd](a)
     except InputError as e:
