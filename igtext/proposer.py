@@ -98,9 +98,10 @@ class Proposer:
                 "examples": [{"input": e.input, "label": e.label} for e in sample]}
 
     def _request(self, job: Job, values: dict) -> GenerationRequest:
-        return GenerationRequest(messages=(("user", self.templates[job.operator].render(**values)),),
-                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                 top_p=self.top_p, sample_index=job.sample_index)
+        prompt = self.templates[job.operator].render(**values)
+        return GenerationRequest(messages=(("user", prompt),), max_new_tokens=self.max_new_tokens,
+                                 temperature=self.temperature, top_p=self.top_p,
+                                 sample_index=job.sample_index)
 
     def _fitted(self, job: Job, values: dict, context: int | None) -> GenerationRequest:
         """The job's request, with the examples and errors it shows cut from the end until

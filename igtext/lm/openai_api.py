@@ -191,7 +191,8 @@ class OpenAILM:
         attempts = 0
         try:
             async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_attempts),
-                                               wait=self._wait, retry=retry_if_exception(_retryable),
+                                               wait=self._wait,
+                                               retry=retry_if_exception(_retryable),
                                                before_sleep=self._on_retry, reraise=True):
                 with attempt:
                     attempts += 1
