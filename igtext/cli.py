@@ -62,37 +62,34 @@ def _parser() -> argparse.ArgumentParser:
     js.add_argument("--store", required=True)
     js.add_argument("--run", help="resolve hypothesis ids against this run")
 
-    fp = sub.add_parser("fit-prior", help="fit a Bradley-Terry prior on comparisons (LoRA)")
-    fl = sub.add_parser("fit-likelihood", help="fit M_L on label judgments (LoRA)")
-    for f in (fp, fl):
-        f.add_argument("--store", required=True, help="judgment store (SQLite)")
+    def fit_flags(f, epochs: str) -> None:
+        """What every LoRA fit command takes: where, a recipe file, and flags over it."""
         f.add_argument("--out", required=True, help="adapter directory")
         f.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
                                         "of a run config); flags override it")
         f.add_argument("--model", default="smollm2-135m")
-        f.add_argument("--epochs", type=int, help="default: the recipe's (prior 2, M_L 1)")
+        f.add_argument("--epochs", type=int, help=f"default: the recipe's ({epochs})")
         f.add_argument("--lr", type=float)
         f.add_argument("--rank", type=int)
+        f.add_argument("--quiet", action="store_true")
+
+    fp = sub.add_parser("fit-prior", help="fit a Bradley-Terry prior on comparisons (LoRA)")
+    fl = sub.add_parser("fit-likelihood", help="fit M_L on label judgments (LoRA)")
+    for f in (fp, fl):
+        f.add_argument("--store", required=True, help="judgment store (SQLite)")
+        fit_flags(f, "prior 2, M_L 1")
         f.add_argument("--heldout", type=float, default=0.2, help="share held out for the report")
         f.add_argument("--seed", type=int, help="default: the recipe's (0)")
-        f.add_argument("--quiet", action="store_true")
     fl.add_argument("--task", required=True, help="the task (for its label set)")
 
     ff = sub.add_parser("fit-follower", help="fit the follower: one M_L for every task, "
                         "learned from the simulated people of the training worlds (LoRA)")
-    ff.add_argument("--out", required=True, help="adapter directory")
+    fit_flags(ff, "prior 2, M_L 1")
     ff.add_argument("--prior", action="store_true", help="fit the world prior instead: one "
                     "Bradley-Terry M_prior from the same people's comparisons")
     ff.add_argument("--n", type=int, help="judgments (default 4000) or comparisons "
                     "(with --prior, default 2000) to learn from")
-    ff.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
-                                     "of a run config); flags override it")
-    ff.add_argument("--model", default="smollm2-135m")
-    ff.add_argument("--epochs", type=int, help="default: the likelihood recipe's (1)")
-    ff.add_argument("--lr", type=float)
-    ff.add_argument("--rank", type=int)
     ff.add_argument("--seed", type=int, default=0)
-    ff.add_argument("--quiet", action="store_true")
 
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
     tr.add_argument("source", choices=("instruction-induction",))
@@ -107,19 +104,11 @@ def _parser() -> argparse.ArgumentParser:
 
     tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
     tp.add_argument("--data", required=True, help="traces (JSONL, see igtext.traces)")
-    tp.add_argument("--out", required=True, help="adapter directory")
-    tp.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry of a "
-                                     "run config: rank, alpha, lr, epochs, batch_size, "
-                                     "max_length, targets, top_layers, seed, ...)")
-    tp.add_argument("--model", default="smollm2-135m")
-    tp.add_argument("--rank", type=int)
-    tp.add_argument("--lr", type=float)
-    tp.add_argument("--epochs", type=int)
+    fit_flags(tp, "3")
     tp.add_argument("--max-length", type=int)
     tp.add_argument("--heldout-tasks", help="comma-separated tasks held out for the report "
                                             "(default: every 5th task)")
     tp.add_argument("--resume", action="store_true", help="continue from the last epoch saved")
-    tp.add_argument("--quiet", action="store_true")
 
     s = sub.add_parser("resume", help="continue a killed or unfinished run")
     s.add_argument("rundir")
