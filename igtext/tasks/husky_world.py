@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from igtext.tasks.husky import BACKGROUNDS, BREEDS, TRAITS_TEST, TRAITS_TRAIN
+from igtext.worlds.person import following
 
 # (train wording index, test wording index) of the same trait, per breed
 CONCEPTS = {
@@ -114,12 +115,7 @@ def label_distribution(z: str, x: str, follow: float = 0.9) -> dict[str, float]:
     score = {b: 0 for b in BREEDS}
     for r in parse_rules(z):
         score[r.breed] += len(r.cues & seen)
-    top = max(score.values())
-    if top == 0:
-        return {b: 1 / len(BREEDS) for b in BREEDS}
-    winners = [b for b in BREEDS if score[b] == top]
-    rest = (1 - follow) / len(BREEDS)
-    return {b: rest + (follow / len(winners) if b in winners else 0.0) for b in BREEDS}
+    return following(score, follow)
 
 
 class SimulatedPerson:

@@ -66,6 +66,14 @@ def label_distribution(reader: Reader, z: str, x: str, follow: float = 0.9,
     score = dict.fromkeys(labels, 0)
     for r in rules:
         score[r.label] += len(r.concepts & seen)
+    return following(score, follow)
+
+
+def following(score: dict[str, int], follow: float) -> dict[str, float]:
+    """The label distribution of a person whose rules gave each label `score` matches: the
+    best-matched labels share `follow`, the rest is spread evenly (label noise); with no
+    match at all they guess uniformly."""
+    labels = list(score)
     top = max(score.values())
     if top == 0:
         return {y: 1 / len(labels) for y in labels}
