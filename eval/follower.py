@@ -7,10 +7,12 @@ and nothing can agree with a guess). Inputs come from D and from D' of every shi
 under a context rule half the inputs' contexts have moved away from their true class: to
 agree there, M_L must follow z, not the truth.
 
-    OMP_NUM_THREADS=1 .venv/bin/python eval/follower.py [--adapter DIR ...] [--n 20]
+    OMP_NUM_THREADS=1 .venv/bin/python eval/follower.py [--adapter DIR ...] [--n 20] [--seeds 3]
 
-Arms: the bare model (raw and calibrated, as a run reads it) and each `--adapter` (a fitted
-M_L: the follower, or the husky-only one). Writes eval/results/follower.{json,md}.
+Arms: the bare model reading z whole (raw and calibrated, as a run reads it) and rule by
+rule (`igtext.rulewise`), and each `--adapter` (a fitted M_L: the follower, or the
+husky-only one), read as it was fitted to read. Each seed draws other z's and inputs; a
+figure is the mean over seeds (± their sd). Writes eval/results/follower.{json,md}.
 """
 from __future__ import annotations
 
@@ -41,21 +43,32 @@ def pairs(worlds, n: int, seed: int):
     return out
 
 
-def agreement(lik, records, calibrate: bool) -> dict:
-    """Share of records where M_L's argmax is the person's label, by domain and kind."""
+def agreement(lik, seeded: dict[int, list], calibrate: bool) -> dict:
+    """Share of records where M_L's argmax is the person's label, by kind (the mean over
+    seeds, and its sd), by seed, and by domain and kind (over all seeds)."""
     from igtext.data import Example
-    hits: dict[tuple[str, str], list[bool]] = defaultdict(list)
-    by_z: dict[tuple, list] = defaultdict(list)
-    for r in records:
-        by_z[(r.labels, r.z)].append(r)
-    for (labels, z), rs in by_z.items():
-        one = lik.with_labels(labels)
-        for r, j in zip(rs, one.judge(z, [Example(str(i), r.x) for i, r in enumerate(rs)])):
-            hits[(r.domain, r.kind)].append(j.predicted(calibrate) == r.answer)
-    kinds = sorted({k for _, k in hits}, key=lambda k: KINDS.index(k))
-    return {"by_kind": {k: statistics.mean(h for (d, kk), hs in hits.items() if kk == k
-                                           for h in hs) for k in kinds},
-            "by_domain_kind": {f"{d}/{k}": statistics.mean(hs) for (d, k), hs in hits.items()},
+    hits: dict[tuple[int, str, str], list[bool]] = defaultdict(list)
+    for seed, records in seeded.items():
+        by_z: dict[tuple, list] = defaultdict(list)
+        for r in records:
+            by_z[(r.labels, r.z)].append(r)
+        for (labels, z), rs in by_z.items():
+            one = lik.with_labels(labels)
+            for r, j in zip(rs, one.judge(z, [Example(str(i), r.x) for i, r in enumerate(rs)])):
+                hits[(seed, r.domain, r.kind)].append(j.predicted(calibrate) == r.answer)
+    kinds = sorted({k for _, _, k in hits}, key=lambda k: KINDS.index(k))
+
+    def share(keep) -> float:
+        got = [h for key, hs in hits.items() if keep(*key) for h in hs]
+        return statistics.mean(got) if got else float("nan")
+    per_seed = {s: {k: share(lambda ss, d, kk: ss == s and kk == k) for k in kinds}
+                for s in seeded}
+    return {"by_kind": {k: statistics.mean(per_seed[s][k] for s in seeded) for k in kinds},
+            "sd_by_kind": {k: statistics.pstdev([per_seed[s][k] for s in seeded])
+                           for k in kinds},
+            "by_seed": per_seed,
+            "by_domain_kind": {f"{d}/{k}": share(lambda ss, dd, kk: dd == d and kk == k)
+                               for _, d, k in hits},
             "n": sum(len(h) for h in hits.values())}
 
 
@@ -63,7 +76,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--adapter", action="append", default=[], metavar="[NAME=]DIR")
     ap.add_argument("--n", type=int, default=20, help="pairs per held-out domain and kind")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1, each its own sample")
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--split", default="held_out", choices=("held_out", "validation"))
     ap.add_argument("--out", default=str(RESULTS / "follower.json"))
@@ -75,23 +88,31 @@ def main() -> None:
 
     worlds = {"held_out": splits.held_out_worlds, "validation": splits.validation_worlds}[
         args.split]()
-    records = pairs(worlds, args.n, args.seed)
+    seeded = {s: pairs(worlds, args.n, s) for s in range(args.seeds)}
     cfg = RunConfig(model=args.model)
     lm = components.metered(components.load_backend(cfg), components.open_cache())
-    template = components.load_templates(cfg)["likelihood"]
+    templates = components.load_templates(cfg)
     rows = {}
-    arms = [("bare", None)] + [tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
-                               for a in args.adapter]
-    for name, adapter in arms:
-        t0 = time.time()
-        lik = components.likelihood(lm, cfg, Task("-", (), (), ("a", "b")), template,
+    from igtext.training.lora import read_meta
+    arms = [("bare", None, "whole"), ("bare", None, "rules")] + [
+        (name, path, read_meta(path, "likelihood").get("reading", "whole"))
+        for name, path in (tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
+                           for a in args.adapter)]
+    for name, adapter, reading in arms:
+        arm_cfg = cfg.model_copy(update={"likelihood": cfg.likelihood.model_copy(
+            update={"reading": reading})})
+        lik = components.likelihood(lm, arm_cfg, Task("-", (), (), ("a", "b")), templates,
                                     adapter=adapter)
-        for calibrate in (False, True):
-            rows[f"{name} ({'calibrated' if calibrate else 'raw'})"] = {
-                **agreement(lik, records, calibrate), "wall_s": round(time.time() - t0, 1)}
+        # read rule by rule, M_L has no calibrated variant (a rule that does not apply says so)
+        for calibrate in ((False,) if reading == "rules" else (False, True)):
+            t0 = time.time()
+            label = "rule by rule" if reading == "rules" else (
+                "calibrated" if calibrate else "raw")
+            rows[f"{name} ({label})"] = {**agreement(lik, seeded, calibrate),
+                                         "wall_s": round(time.time() - t0, 1)}
     report = {"command": " ".join(["eval/follower.py"] + sys.argv[1:]),
-              "split": args.split, "domains": [w.domain for w in worlds], "seed": args.seed,
-              "pairs": len(records), "arms": rows}
+              "split": args.split, "domains": [w.domain for w in worlds],
+              "seeds": args.seeds, "pairs": sum(len(r) for r in seeded.values()), "arms": rows}
     Path(args.out).write_text(json.dumps(report, indent=2))
     Path(args.out).with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
@@ -101,12 +122,14 @@ def markdown(report: dict) -> str:
     kinds = [k for k in KINDS if any(k in r["by_kind"] for r in report["arms"].values())]
     lines = [f"# Does M_L follow z? ({report['split']} domains: {', '.join(report['domains'])})",
              "", f"Command: `{report['command']}`; {report['pairs']} (z, x) pairs where the "
-             "simulated person gives one label. Agreement of M_L's label with the person's.",
+             "simulated person gives one label. Agreement of M_L's label with the person's "
+             f"(mean ± sd over {report.get('seeds', 1)} seeds).",
              "", "| arm | " + " | ".join(kinds) + " | wall s |",
              "|---|" + "---|" * (len(kinds) + 1)]
     for name, r in report["arms"].items():
-        lines.append(f"| {name} | " + " | ".join(f"{r['by_kind'].get(k, float('nan')):.2f}"
-                                               for k in kinds) + f" | {r['wall_s']} |")
+        lines.append(f"| {name} | " + " | ".join(
+            f"{r['by_kind'][k]:.2f} ± {r['sd_by_kind'][k]:.2f}" if k in r["by_kind"] else "-"
+            for k in kinds) + f" | {r['wall_s']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -122,12 +122,8 @@ def split_accuracies(predict, task) -> dict:
 
 
 def run_tfidf(task) -> dict:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    clf = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
-    clf.fit([e.input for e in task.train], [e.label for e in task.train])
-    return split_accuracies(clf.predict, task)
+    from igtext.baseline import tfidf_classifier
+    return split_accuracies(tfidf_classifier(task.train), task)
 
 
 def run_lora_clf(task, seed: int, args, work: Path) -> dict:
@@ -161,8 +157,7 @@ def _metered(lm, cache_dir):
 def _likelihood(lm, task):
     from igtext import components
     from igtext.config import RunConfig
-    from igtext.prompts import load_template
-    return components.likelihood(lm, RunConfig(), task, load_template("likelihood"))
+    return components.likelihood(lm, RunConfig(), task)
 
 
 def run_zero_shot(task, lm, calibrate: bool) -> dict:

@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--generations", type=int)
     r.add_argument("--max-calls", type=int, help="hard cap on LM calls")
     r.add_argument("--max-tokens", type=int, help="hard cap on LM tokens")
-    r.add_argument("--model", help="smollm2-135m (default), gemma3-270m, hf:PATH or openai:NAME")
+    r.add_argument("--model", help="smollm2-135m-person (default: SmolLM2-135M with the "
+                   "shipped learned person), smollm2-135m (the bare model), gemma3-270m, "
+                   "hf:PATH or openai:NAME")
     r.add_argument("--base-url", help="OpenAI-compatible server for openai:NAME models")
     r.add_argument("--proposal-prompt", action="append", default=[], metavar="[OP=]FILE",
                    help="custom proposal template; OP is initial|refine|crossover|simplify "
@@ -87,12 +89,16 @@ def _parser() -> argparse.ArgumentParser:
     fit_flags(ff, "prior 2, M_L 1")
     ff.add_argument("--prior", action="store_true", help="fit the world prior instead: one "
                     "Bradley-Terry M_prior from the same people's comparisons")
-    ff.add_argument("--n", type=int, help="judgments (default 4000) or comparisons "
+    ff.add_argument("--n", type=int, help="judgments (default 6000) or comparisons "
                     "(with --prior, default 2000) to learn from")
+    ff.add_argument("--reading", choices=("rules", "whole"), default="rules",
+                    help="the follower reads z rule by rule (default) or whole")
     ff.add_argument("--seed", type=int, default=0)
 
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
-    tr.add_argument("source", choices=("instruction-induction",))
+    tr.add_argument("source", choices=("instruction-induction", "worlds"),
+                    help="Instruction Induction's human instructions, or the describe "
+                    "operator's traces of the training worlds' simulated people")
     tr.add_argument("--out", required=True, help="the JSONL file to write")
     tr.add_argument("--data-dir", help="an Instruction Induction copy (default $IGTEXT_II_DIR "
                                        "or shared/data/instruction_induction)")
@@ -100,6 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--demos", type=int, default=5, help="demonstrations shown per trace")
     tr.add_argument("--per-instruction", type=int, default=3,
                     help="traces per human instruction, each with other demonstrations")
+    tr.add_argument("--n", type=int, default=2000, help="worlds: how many traces")
     tr.add_argument("--seed", type=int, default=0)
 
     tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
@@ -184,7 +191,7 @@ def _proposal_templates(values: list[str]) -> dict[str, str]:
     return out
 
 
-def _print_result(res) -> None:
+def _print_result(res, task=None) -> None:
     from igtext.terminal import safe
     r = res.record
     print(f"\nz* ({r.best.id}):\n{safe(r.best.text)}\n")
@@ -196,6 +203,12 @@ def _print_result(res) -> None:
         name = "D " if split == "train" else "D'"
         print(f"accuracy on {name} ({split}): calibrated "
               f"{fmt(acc and acc.calibrated)}, raw {fmt(acc and acc.raw)}")
+    if task is not None:
+        from igtext.baseline import tfidf_test_accuracy
+        base = tfidf_test_accuracy(task)
+        if base is not None:
+            print(f"beside it, TF-IDF + logistic regression trained on D (no z): "
+                  f"D' accuracy {base:.3f}")
     dollars = f", ${r.lm_dollars:.4f}" if r.lm_dollars else ""
     print(f"LM calls {r.lm_calls} ({r.lm_calls_cached} cached), tokens {r.lm_tokens}"
           f"{dollars}, "
@@ -206,6 +219,7 @@ def _print_result(res) -> None:
 def _cmd_run(a) -> None:
     from igtext.components import absolute, load_backend, preflight
     from igtext.config import load_config
+    from igtext.presets import resolve
     from igtext.run import execute
     from igtext.rundir import prepare_run_dir
     from igtext.tasks import load_task
@@ -219,13 +233,14 @@ def _cmd_run(a) -> None:
         "likelihood.adapter": absolute(a.likelihood_adapter), "refresh.every": a.refresh_every,
         "refresh.judge": a.judge, "proposer.adapter": absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
+    cfg = resolve(cfg)
     task = load_task(a.task)
     preflight(task, cfg, a.out, cache_dir=a.cache_dir)      # before the model loads
     lm = load_backend(cfg)
     with _session(_person(cfg, task)) as annotator:
         rd = prepare_run_dir(a.out, task, cfg)
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
-                              annotator=annotator))
+                              annotator=annotator), task)
 
 
 def _ask(prompt: str) -> str:
@@ -286,7 +301,7 @@ def _cmd_resume(a) -> None:
     with _session(_person(cfg, task)) as annotator:
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
                               annotator=annotator,
-                              changed={f"api.{k}": v for k, v in changed.items()}))
+                              changed={f"api.{k}": v for k, v in changed.items()}), task)
 
 
 def _cmd_label(a) -> None:
@@ -391,12 +406,17 @@ def _cmd_judgments(a) -> None:
 def _cmd_traces(a) -> None:
     from igtext.errors import InputError
     from igtext.traces import traces_from_instruction_induction, write_traces
-    for name in ("demos", "per_instruction"):
+    for name in ("demos", "per_instruction", "n"):
         if getattr(a, name) < 1:
             raise InputError("must be at least 1", field=name.replace("_", "-"))
-    tasks = [t.strip() for t in a.tasks.split(",")] if a.tasks else None
-    traces = traces_from_instruction_induction(a.data_dir, tasks, a.demos, a.per_instruction,
-                                               a.seed)
+    if a.source == "worlds":
+        from igtext.worlds import splits
+        from igtext.worlds.writing import describe_traces
+        traces = describe_traces(splits.train_worlds(), a.n, a.seed)
+    else:
+        tasks = [t.strip() for t in a.tasks.split(",")] if a.tasks else None
+        traces = traces_from_instruction_induction(a.data_dir, tasks, a.demos,
+                                                   a.per_instruction, a.seed)
     write_traces(traces, a.out)
     print(json.dumps({"traces": len(traces), "tasks": len({t.task for t in traces}),
                       "out": a.out}))
@@ -434,14 +454,15 @@ def _cmd_fit_follower(a) -> None:
     from igtext.errors import InputError
     from igtext.lm.registry import base_model_dir
     from igtext.training.follower import fit_follower, fit_world_prior
-    n = a.n or (2000 if a.prior else 4000)
+    n = a.n or (2000 if a.prior else 6000)
     if n < 4:
         raise InputError("must be at least 4", field="n")
-    recipe = load_recipe("prior" if a.prior else "likelihood", a.config, epochs=a.epochs,
+    recipe = load_recipe("prior" if a.prior else "follower", a.config, epochs=a.epochs,
                          lr=a.lr, rank=a.rank, seed=a.seed)
-    fit = fit_world_prior if a.prior else fit_follower
-    print(json.dumps(fit(a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed,
-                         progress=not a.quiet)))
+    args = (a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed)
+    report = (fit_world_prior(*args, progress=not a.quiet) if a.prior
+              else fit_follower(*args, progress=not a.quiet, reading=a.reading))
+    print(json.dumps(report))
 
 
 def main(argv: list[str] | None = None) -> int:

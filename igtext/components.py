@@ -17,6 +17,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from igtext.config import RunConfig
 from igtext.data import Example, Task
@@ -29,10 +30,11 @@ from igtext.objective import Scorer
 from igtext.prior import Prior, PriorWeights
 from igtext.prompts import OPERATORS, Template, load_template
 from igtext.proposer import Proposer
+from igtext.rulewise import RulewiseLikelihood
 from igtext.rundir import RunDir, check_run_dir_free
 from igtext.search.base import Strategy
 
-SCORING_TEMPLATES = ("likelihood", "prior_judge", "prior_text")
+SCORING_TEMPLATES = ("likelihood", "likelihood_rule", "prior_judge", "prior_text")
 
 
 def load_templates(config: RunConfig) -> dict[str, Template]:
@@ -81,6 +83,17 @@ def adapter_lm(lm: MeteredLM, kind: str, adapter: str | os.PathLike, model: str)
     return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
 
 
+def adapters_used(config: RunConfig) -> dict:
+    """What the run log's `run_start` names: each fitted adapter the config starts with
+    (kind -> path, and kind -> hash of its weights) and how M_L reads z."""
+    from igtext.training.lora import adapter_hash
+    paths = {kind: path for kind, path in (("likelihood", config.likelihood.adapter),
+                                           ("prior", config.prior.adapter),
+                                           ("proposer", config.proposer.adapter)) if path}
+    return {"adapters": paths, "adapter_hashes": {k: adapter_hash(p) for k, p in paths.items()},
+            "reading": config.likelihood.reading}
+
+
 def check_adapters(config: RunConfig) -> None:
     """Each adapter the config names exists, is of the right kind and was made for this
     base model (before anything is written or loaded)."""
@@ -93,13 +106,34 @@ def check_adapters(config: RunConfig) -> None:
 
 # ---- the models of the person, the proposer, the search ----------------------------------
 
-def likelihood(lm: MeteredLM, config: RunConfig, task: Task, template: Template,
-               adapter: str | os.PathLike | None = None) -> Likelihood:
-    """M_L on `lm`, or on the fitted `adapter` (default: the config's `likelihood.adapter`)."""
+def likelihood(lm: MeteredLM, config: RunConfig, task: Task,
+               templates: Mapping[str, Template] | None = None,
+               adapter: str | os.PathLike | None = None) -> Likelihood | RulewiseLikelihood:
+    """M_L on `lm`, or on the fitted `adapter` (default: the config's `likelihood.adapter`),
+    reading z whole or rule by rule (`likelihood.reading`; an adapter fitted for the other
+    reading is refused). `templates`: the run's, else loaded from the config."""
     adapter = adapter or config.likelihood.adapter
+    reading = config.likelihood.reading
     if adapter:
+        from igtext.training.lora import read_meta
+        fitted = read_meta(adapter, "likelihood").get("reading", "whole")
+        if fitted != reading:
+            raise InputError(f"this M_L adapter was fitted to read z {_READINGS[fitted]}, and "
+                             f"the run reads z {_READINGS[reading]}: set likelihood.reading: "
+                             f"{fitted}", file=str(adapter), field="likelihood.reading")
         lm = adapter_lm(lm, "likelihood", adapter, config.model)
+    kind = "likelihood_rule" if reading == "rules" else "likelihood"
+    template = (templates[kind] if templates is not None
+                else load_template(kind, config.templates.get(kind)))
+    if reading == "rules":
+        if not task.labels:
+            raise InputError("M_L read rule by rule needs a label set; this task is "
+                             "open-ended", field="likelihood.reading")
+        return RulewiseLikelihood(lm, template, task.labels)
     return Likelihood(lm, template, task.labels, config.likelihood.content_free)
+
+
+_READINGS = {"whole": "whole", "rules": "rule by rule"}
 
 
 def reward_prior(adapter: str | os.PathLike, config: RunConfig):
@@ -168,7 +202,7 @@ def assemble(config: RunConfig, task: Task, backend: LanguageModel, cache: DiskC
     templates = load_templates(config)
     lm = metered(backend, cache, budget, usage)
     examples = scoring_examples(task, config)
-    lik = likelihood(lm, config, task, templates["likelihood"])
+    lik = likelihood(lm, config, task, templates)
     return Parts(lm, templates, examples,
                  scorer(lik, prior(lm, config, task, templates), examples, config),
                  proposer(lm, config, task, templates), strategy(config, task))
@@ -185,20 +219,29 @@ def eval_sets(task: Task) -> list[list[Example]]:
     return [s for s in sets if s]
 
 
-def eval_calls(task: Task) -> int:
-    """LM calls of the final evaluation (+1: the content-free calibration row of a batch)."""
-    if task.labels:
-        return sum((len(s) + 1) * len(task.labels) for s in eval_sets(task))
-    return sum(len(s) for s in eval_sets(task))
+def calls_per_z(task: Task, config: RunConfig, n: int, seeds: tuple[str, ...] = ()) -> int:
+    """LM calls that judging `n` examples under one z takes: one per label (+1 example: the
+    content-free calibration row), or, read rule by rule, one per rule and answer
+    (`rulewise.rules_reserved` rules)."""
+    if not task.labels:
+        return n
+    if config.likelihood.reading == "rules":
+        from igtext.rulewise import rules_reserved
+        return n * rules_reserved(task.labels, seeds) * (len(task.labels) + 1)
+    return (n + 1) * len(task.labels)
+
+
+def eval_calls(task: Task, config: RunConfig, seeds: tuple[str, ...] = ()) -> int:
+    """LM calls of the final evaluation of z* on D and D'."""
+    return sum(calls_per_z(task, config, len(s), seeds) for s in eval_sets(task))
 
 
 def min_calls_needed(task: Task, config: RunConfig) -> int:
     """LM calls that scoring one hypothesis and evaluating it on D and D' take."""
-    n_search = len(scoring_examples(task, config))
-    search = (n_search + 1) * len(task.labels) if task.labels else n_search
+    search = calls_per_z(task, config, len(scoring_examples(task, config)))
     prior = 2 if config.prior.judge_weight else 0
     prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
-    return search + prior + eval_calls(task)
+    return search + prior + eval_calls(task, config)
 
 
 def check_budget(task: Task, config: RunConfig) -> None:
@@ -229,13 +272,22 @@ class Reserve:
 def eval_reserve(backend: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
                  seeds: tuple[str, ...]) -> Reserve:
     sets, labels = eval_sets(task), task.labels
-    calls = eval_calls(task)
+    calls = eval_calls(task, config, seeds)
     if config.budget.max_tokens is None and config.budget.max_dollars is None:
         return Reserve(calls, 0, dollars(backend, 0, calls))
+    z_max = max([config.proposer.max_new_tokens] + backend.count_tokens(list(seeds))) + 16
+    if isinstance(likelihood, RulewiseLikelihood):
+        # each of the reserved rules is asked about each input, once per answer
+        from igtext.rulewise import MAX_RULE_CHARS, rules_reserved
+        reqs = [LogprobRequest(likelihood.prompt("", e.input), likelihood.continuation(o))
+                for exs in sets for e in exs for o in likelihood.options]
+        per_rule = min(z_max, MAX_RULE_CHARS // 2)         # (a token is at least 2 chars)
+        tokens = rules_reserved(labels, seeds) * (sum(backend.count_tokens(reqs))
+                                                  + len(reqs) * per_rule)
+        return Reserve(calls, tokens, dollars(backend, tokens, calls))
     endings = [likelihood.continuation(y) for y in labels] if labels else [""]
     reqs = [LogprobRequest(likelihood.prompt("", e.input), y)
             for exs in sets for e in exs for y in endings]
-    z_max = max([config.proposer.max_new_tokens] + backend.count_tokens(list(seeds))) + 16
     n_cf = len(labels or []) * len(sets)
     if not labels:
         z_max += answer_tokens(backend, task)

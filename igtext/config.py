@@ -61,6 +61,9 @@ class LikelihoodConfig(_Strict):
         48, ge=1, description="score z on this many examples of D during search (None = all)")
     content_free: str = "N/A"
     adapter: Optional[str] = Field(None, description="a fitted M_L (igtext fit-likelihood)")
+    reading: Literal["whole", "rules"] = Field(
+        "whole", description="read z whole in one prompt, or rule by rule (igtext.rulewise;"
+        " the follower's reading); an adapter fitted for one reading is refused by the other")
 
 
 class RefreshConfig(_Strict):
@@ -82,7 +85,7 @@ class ProposerConfig(_Strict):
     max_chars: int = Field(1200, ge=40)
     n_examples: int = Field(8, ge=1, le=64)
     n_errors: int = Field(4, ge=1, le=32)
-    templates: dict[Literal["initial", "refine", "crossover", "simplify"], str] = {}
+    templates: dict[Literal["initial", "refine", "crossover", "simplify", "describe"], str] = {}
     adapter: Optional[str] = Field(None, description="a proposal model fine-tuned on "
                                    "hypothesis-writing traces (igtext train-proposer)")
 
@@ -97,6 +100,11 @@ class SearchConfig(_Strict):
     p_refine: float = Field(0.5, ge=0)
     p_crossover: float = Field(0.25, ge=0)
     p_simplify: float = Field(0.25, ge=0)
+    p_describe: float = Field(0.0, ge=0, description="weight of the describe operator (one "
+                              "description per label from D's examples) among evolution's "
+                              "offspring")
+    initial_describe: int = Field(0, ge=0, le=256, description="proposals of the initial "
+                                  "population written by describe instead of initial")
     beam_width: int = Field(3, ge=1, le=64)
     expansions: int = Field(2, ge=1, le=32)
     minibatch: int = Field(8, ge=1)
@@ -106,7 +114,7 @@ class SearchConfig(_Strict):
     def _check(self):
         if self.elite > self.population:
             raise ValueError("elite must not exceed population")
-        if self.p_refine + self.p_crossover + self.p_simplify <= 0:
+        if self.p_refine + self.p_crossover + self.p_simplify + self.p_describe <= 0:
             raise ValueError("operator probabilities must not all be 0")
         return self
 
@@ -141,8 +149,9 @@ class LoraRecipe(_Strict):
 
 
 class LoraRecipes(_Strict):
-    """The recipe of each LoRA fit (`lora:` in a run config): `prior` (fit-prior and step 3),
-    `likelihood` (fit-likelihood and step 3), `proposer` (train-proposer) and `classifier`
+    """The recipe of each LoRA fit (`lora:` in a run config): `prior` (fit-prior, step 3 and
+    fit-follower --prior), `likelihood` (fit-likelihood and step 3), `follower` (fit-follower),
+    `proposer` (train-proposer) and `classifier`
     (distil --student lora). A recipe given in part keeps the rest of its own defaults. In a
     run, step 3 refits with the run's seed and `refresh.*_epochs`."""
     prior: LoraRecipe = LoraRecipe(lr=2e-3, max_length=128, top_layers=8)
@@ -150,6 +159,13 @@ class LoraRecipes(_Strict):
     # cosine decay, clipped gradients; fit on thousands of judgments under distinct z's.
     likelihood: LoraRecipe = LoraRecipe(
         rank=16, lr=2e-3, epochs=1, max_length=320,
+        targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        warmup=0.05, schedule="cosine", clip=1.0)
+    # fit-follower's M_L: the likelihood recipe at a quarter of its learning rate, on short
+    # rule-by-rule prompts (2e-3 over 1381 steps of 6000 judgments collapsed to a loss of
+    # 1.57 of 5 answers, near uniform; 3e-4 and 5e-4 on 600-1600 judgments learned)
+    follower: LoraRecipe = LoraRecipe(
+        rank=16, lr=5e-4, epochs=1, max_length=192,
         targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         warmup=0.05, schedule="cosine", clip=1.0)
     proposer: LoraRecipe = LoraRecipe(rank=16, lr=5e-4, epochs=3, max_length=640,
@@ -168,7 +184,9 @@ class LoraRecipes(_Strict):
 
 
 class RunConfig(_Strict):
-    model: str = "smollm2-135m"
+    model: str = Field("smollm2-135m-person", description="a model name (igtext.lm.registry):"
+                       " the default preset is SmolLM2-135M with the learned person "
+                       "(igtext.presets); smollm2-135m is the bare model")
     seed: int = 0
     budget: BudgetConfig = BudgetConfig()
     prior: PriorConfig = PriorConfig()
@@ -178,21 +196,32 @@ class RunConfig(_Strict):
     api: APIConfig = APIConfig()
     refresh: RefreshConfig = RefreshConfig()
     lora: LoraRecipes = LoraRecipes()
-    templates: dict[Literal["likelihood", "prior_judge", "prior_text"], str] = {}
+    templates: dict[Literal["likelihood", "likelihood_rule", "prior_judge", "prior_text"],
+                    str] = {}
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.likelihood.reading == "rules" and self.refresh.every and self.refresh.labels:
+            raise ValueError("step 3 refits M_L on people's labels under whole z's, which a "
+                             "rule-by-rule M_L cannot learn from: with likelihood.reading: "
+                             "rules set refresh.labels: 0 (comparisons still refit the prior)")
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)
 
     def with_overrides(self, **dotted) -> "RunConfig":
-        """Return a copy with `a.b=value` overrides (None values are skipped)."""
-        data = self.model_dump(mode="json")
+        """Return a copy with `a.b=value` overrides (None values are skipped). What the copy
+        counts as set (pydantic's `model_fields_set`, which a preset reads) is what this
+        config had set plus the overrides."""
+        data = self.model_dump(mode="json", exclude_unset=True)
         for key, value in dotted.items():
             if value is None:
                 continue
             node = data
             *path, last = key.split(".")
             for p in path:
-                node = node[p]
+                node = node.setdefault(p, {})
             node[last] = value
         return parse_config(data)
 

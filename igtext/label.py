@@ -14,7 +14,6 @@ from igtext.errors import RunDirError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel
 from igtext.lm.cache import MeteredLM
-from igtext.prompts import load_template
 from igtext.records import RunResult
 from igtext.rundir import read_result, read_run_dir
 
@@ -50,7 +49,6 @@ def finished_run(run_dir, split: str, model=None, cache_dir=None) -> FinishedRun
     refitted = result.adapters.get("likelihood")
     lik = components.likelihood(
         components.metered(model, components.open_cache(cache_dir)), cfg, task,
-        load_template("likelihood", cfg.templates.get("likelihood")),
         adapter=rd.resolve(refitted) if refitted else None)
     return FinishedRun(task, cfg, result, tuple(examples), lik.lm.inner, lik.lm, lik)
 

@@ -18,6 +18,8 @@ from igtext.files import read_text
 # kind -> (default file, placeholders it may use)
 KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "likelihood": ("likelihood.j2", frozenset({"z", "input", "labels"})),
+    # read rule by rule (`igtext.rulewise`): z is one rule of z, labels end with "none"
+    "likelihood_rule": ("likelihood_rule.j2", frozenset({"z", "input", "labels"})),
     "prior_judge": ("prior_judge.j2", frozenset({"z", "labels", "task_description"})),
     "prior_text": ("prior_text.j2", frozenset({"labels", "task_description"})),
     "initial": ("propose_initial.j2", frozenset({"examples", "labels", "task_description"})),
@@ -25,17 +27,20 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
                frozenset({"z", "errors", "examples", "labels", "task_description"})),
     "crossover": ("propose_crossover.j2", frozenset({"z_a", "z_b", "labels", "task_description"})),
     "simplify": ("propose_simplify.j2", frozenset({"z", "labels", "task_description"})),
+    # one label's description, from D's examples of that label; z joins one per label
+    "describe": ("propose_describe.j2",
+                 frozenset({"label", "examples", "labels", "task_description"})),
     "judge_compare": ("judge_compare.j2", frozenset({"z_a", "z_b"})),
     "judge_label": ("judge_label.j2", frozenset({"z", "input", "labels"})),
 }
-OPERATORS = ("initial", "refine", "crossover", "simplify")
+OPERATORS = ("initial", "refine", "crossover", "simplify", "describe")
 MAX_TEMPLATE_CHARS = 64 * 1024        # no model's context holds a longer prompt
 # What every template is rendered with once, when it is loaded: an error that only a render
 # finds (a division by zero, an `{% include %}`, a filter on the wrong type) is found before
 # anything is written.
 SAMPLE_VALUES = {
     "z": "Name the breed.", "z_a": "Name the breed.", "z_b": "Say which breed it is.",
-    "input": "A dog with pale blue eyes.", "labels": ["husky", "poodle"],
+    "input": "A dog with pale blue eyes.", "labels": ["husky", "poodle"], "label": "husky",
     "task_description": "name the breed of the dog described",
     "examples": [{"input": "A dog with pale blue eyes.", "label": "husky"}],
     "errors": [{"input": "A dog with curly fur.", "label": "poodle", "predicted": "husky"}],

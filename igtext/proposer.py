@@ -1,8 +1,9 @@
 """The proposal model: LM-written edits to z, from the templates under `igtext/templates/`.
 
 Operators: `initial` (write z from a sample of D), `refine` (fix z given examples it gets
-wrong), `crossover` (merge two parents), `simplify` (shorten). All jobs of one search step
-go to the model in one batch. Output is cleaned and checked; empty, too short, garbled
+wrong), `crossover` (merge two parents), `simplify` (shorten), `describe` (one sentence per
+label from D's examples of that label, joined into z as "husky: ... labrador: ..."; one
+request per label). All jobs of one search step go to the model in one batch. Output is cleaned and checked; empty, too short, garbled
 or repetitive output is dropped and the reason counted.
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from igtext.data import Hypothesis, Scored, Task
@@ -36,6 +37,7 @@ class Proposal:
     template_hash: str
 
 
+DESCRIBE_TOKENS = 64      # one sentence per label
 _PREAMBLE = re.compile(r"^\s*(?:here (?:are|is)[^\n:]*:|(?:new |improved |revised |combined )?"
                        r"instructions?\s*(?:[ab])?\s*:)\s*", re.IGNORECASE)
 
@@ -97,6 +99,17 @@ class Proposer:
         return {**base, "z": parent.hypothesis.text, "errors": errors,
                 "examples": [{"input": e.input, "label": e.label} for e in sample]}
 
+    def _describe_vars(self, job: Job, rng: random.Random) -> list[dict]:
+        """The describe job's values for each label: a sample of D's examples of it."""
+        base = {"labels": list(self.task.labels or []), "task_description": self.task.description}
+        out = []
+        for label in self.task.labels or ():
+            mine = [e for e in self.task.train if e.label == label]
+            sample = rng.sample(mine, min(max(1, self.n_examples // 2), len(mine)))
+            out.append({**base, "label": label,
+                        "examples": [{"input": e.input, "label": label} for e in sample]})
+        return out
+
     def _request(self, job: Job, values: dict) -> GenerationRequest:
         prompt = self.templates[job.operator].render(**values)
         return GenerationRequest(messages=(("user", prompt),), max_new_tokens=self.max_new_tokens,
@@ -124,14 +137,49 @@ class Proposer:
     def propose(self, jobs: Sequence[Job], rng: random.Random) -> list[Proposal]:
         """Run all jobs in one LM batch. `rng` picks the examples shown in each prompt."""
         context = describe(self.lm).context_tokens
-        reqs = [self._fitted(j, self._vars(j, rng), context) for j in jobs]
+        reqs, spans = [], []
+        for j in jobs:
+            if j.operator == "describe":
+                if not self.task.labels:
+                    raise InputError("the describe operator needs a task with a label set",
+                                     field="search.p_describe")
+                values = self._describe_vars(j, rng)
+                batch = [replace(self._fitted(j, v, context), sample_index=j.sample_index * 64 + i,
+                                 max_new_tokens=min(self.max_new_tokens, DESCRIBE_TOKENS))
+                         for i, v in enumerate(values)]
+            else:
+                batch = [self._fitted(j, self._vars(j, rng), context)]
+            spans.append((len(reqs), len(reqs) + len(batch)))
+            reqs += batch
         gens = self.lm.generate(reqs) if reqs else []
         out = []
-        for job, g in zip(jobs, gens):
+        for job, (lo, hi) in zip(jobs, spans):
             tpl = self.templates[job.operator]
-            text, why = clean_proposal(g.text, self.max_chars)
+            if job.operator == "describe":
+                raw = "\n".join(g.text for g in gens[lo:hi])
+                text, why = self._assemble(gens[lo:hi])
+            else:
+                raw = gens[lo].text
+                text, why = clean_proposal(raw, self.max_chars)
             hyp = None if text is None else Hypothesis(
                 text=text, parents=tuple(p.id for p in job.parents), operator=job.operator,
                 template_hash=tpl.hash, generation=job.generation)
-            out.append(Proposal(job, hyp, why, g.text, tpl.hash))
+            out.append(Proposal(job, hyp, why, raw, tpl.hash))
         return out
+
+    def _assemble(self, gens) -> tuple[str | None, str | None]:
+        """z from one description per label: each reply's first sentence, less a heading of
+        its own ("husky:"), as "LABEL: description." on its own line."""
+        lines = []
+        for label, g in zip(self.task.labels, gens):
+            text, why = clean_proposal(g.text, self.max_chars, min_words=2)
+            if text is None:
+                return None, why
+            first = re.split(r"(?<=[.!?])\s|\n", text.strip(), maxsplit=1)[0].strip()
+            first = re.sub(r"^(?:(?:an?|the)\s+)?" + re.escape(label) + r"(?:e?s)?\s*[:-]\s*",
+                           "", first, flags=re.IGNORECASE).strip()
+            if not first:
+                return None, "too_short"
+            lines.append(f"{label}: {first[0].upper()}{first[1:]}"
+                         + ("" if first[-1] in ".!?" else "."))
+        return clean_proposal("\n".join(lines), self.max_chars)

@@ -171,6 +171,11 @@ class RunStart(Event):
     logprob_method: Optional[str] = None
     proposer_model: Optional[str] = None
     eval_reserve: dict[str, float] = {}
+    # the fitted adapters the run starts with (a preset's among them): kind -> path, and
+    # kind -> sha256 of the weights (12 hex digits); how M_L reads z (whole or rules)
+    adapters: dict[str, str] = {}
+    adapter_hashes: dict[str, str] = {}
+    reading: Optional[str] = None
 
 
 class Resume(Event):

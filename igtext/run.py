@@ -114,7 +114,7 @@ def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                           n_test=len(task.test), n_search_examples=len(parts.examples),
                           templates=templates, logprob_method=describe(backend).logprob_method,
                           proposer_model=parts.proposer.lm.name,
-                          eval_reserve=reserve.to_dict()))
+                          eval_reserve=reserve.to_dict(), **components.adapters_used(config)))
     if offset or changed:       # (a run killed before its first checkpoint starts afresh)
         log.emit(Resume(generation=state.generation, changed=changed or {}))
     ctx = SearchContext(scorer, parts.proposer, log, state, random.Random(config.seed))

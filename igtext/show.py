@@ -77,6 +77,13 @@ def show_view(view: RunView, top: int = 5) -> Group:
         f"[bold]{safe(view.root, markup=True)}[/bold]: {_status(view)}; task "
         f"{safe(start.task, markup=True)}, model {safe(start.model, markup=True)}, "
         f"{safe(start.strategy, markup=True)} search, seed {safe(start.seed, markup=True)}")]
+    if start.adapters:
+        from pathlib import Path
+        parts.append(Text(safe("fitted parts: " + ", ".join(
+            f"{kind} {Path(path).name} ({start.adapter_hashes.get(kind, '?')})"
+            for kind, path in start.adapters.items())
+            + (f"; M_L reads z {'rule by rule' if start.reading == 'rules' else 'whole'}"
+               if start.reading else ""))))
     for w in view.warnings:
         parts.append(Text(f"warning: {safe(w)}", style="yellow"))
     parts.append(_generations(view))

@@ -4,10 +4,12 @@ One JSON object per line:
 
     {"task": "antonyms",                      # required: which task the person worked on
      "operator": "initial",                   # initial (write a z) | refine (edit z)
+                                              # | describe (one label's description)
      "examples": [{"input": "sane", "label": "insane"}, ...],   # required, >= 1
      "z": null,                               # refine: the current z
      "errors": [{"input": ..., "label": ..., "predicted": ...}],  # refine: what z gets wrong
      "labels": null, "task_description": "",  # optional, as in task files
+     "label": null,                           # describe: the label described (in labels)
      "target": "Write the opposite of the word.",  # required: what the person wrote
      "source": "instruction_induction", "annotator": "ii-3"}     # optional provenance
 
@@ -25,7 +27,7 @@ from pathlib import Path
 from igtext.errors import InputError
 from igtext.files import json_value
 
-OPERATORS = ("initial", "refine")
+OPERATORS = ("initial", "refine", "describe")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Trace:
     errors: tuple[dict, ...] = ()
     labels: tuple[str, ...] | None = None
     task_description: str = ""
+    label: str | None = None                        # describe: the label described
     source: str = ""
     annotator: str = ""
     line: int = field(default=0, compare=False)     # where it was read from
@@ -48,6 +51,8 @@ class Trace:
                 "examples": [dict(e) for e in self.examples]}
         if self.operator == "refine":
             return {**base, "z": self.z, "errors": [dict(e) for e in self.errors]}
+        if self.operator == "describe":
+            return {**base, "label": self.label}
         return base
 
     def to_dict(self) -> dict:
@@ -93,10 +98,14 @@ def parse_trace(obj, path: str, line: int) -> Trace:
                                    all(isinstance(x, str) for x in labels)):
         raise InputError("must be a list of strings or null", file=path, line=line,
                          field="labels")
+    if op == "describe" and not (isinstance(labels, list) and obj.get("label") in labels):
+        raise InputError("a describe trace needs its label, one of its labels", file=path,
+                         line=line, field="label")
     return Trace(task=obj["task"], examples=examples, target=obj["target"].strip(), operator=op,
                  z=obj.get("z"), errors=errors,
                  labels=tuple(labels) if labels is not None else None,
                  task_description=str(obj.get("task_description") or ""),
+                 label=obj.get("label") if op == "describe" else None,
                  source=str(obj.get("source") or ""), annotator=str(obj.get("annotator") or ""),
                  line=line)
 

@@ -44,6 +44,7 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
     meta = json.loads((out / "igtext_adapter.json").read_text())
     prov = meta["provenance"]
     assert meta["kind"] == "likelihood" and len(meta["data_sha256"]) == 64
+    assert meta["reading"] == rep["reading"] == "rules"
     assert prov["domains"] == [w.domain for w in splits.train_worlds()] and prov["n"] == 16
     assert "dogs" not in prov["domains"]
     # the adapter loads as M_L behind the usual meter

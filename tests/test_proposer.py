@@ -70,3 +70,37 @@ def test_prompts_are_cut_to_the_models_context_or_refused(tmp_path):
     prop = Proposer(lm, long, {"initial": load_template("initial", big)}, max_new_tokens=64)
     with pytest.raises(InputError, match=r"big\.j2.*do not fit the model's context of 400"):
         prop.propose([Job("initial", sample_index=0)], random.Random(0))
+
+
+def test_describe_writes_one_sentence_per_label_from_its_examples():
+    from igtext.lm.scripted import ScriptedLM
+    task = toy_task()
+    shown = {}
+
+    def gen(req):
+        prompt = req.messages[-1][1]
+        label = prompt.split('the label "', 1)[1].split('"', 1)[0]
+        shown[label] = [ln for ln in prompt.splitlines() if ln.startswith("- ")]
+        return f"The {label}s share the cue word. Another sentence that is not kept."
+    lm = ScriptedLM(gen)
+    prop = Proposer(lm, task, n_examples=4)
+    out = prop.propose([Job("describe", sample_index=3)], random.Random(0))
+    assert lm.calls == len(task.labels) and len(out) == 1
+    assert out[0].hypothesis.text.splitlines() == [
+        f"{y}: The {y}s share the cue word." for y in task.labels]
+    assert out[0].hypothesis.operator == "describe" and out[0].hypothesis.parents == ()
+    by_id = {e.input: e.label for e in task.train}
+    for label, lines in shown.items():          # each label's prompt shows its own examples
+        assert len(lines) == 2 and all(by_id[ln[2:]] == label for ln in lines)
+    # a label's reply that is dropped drops the whole z, with its reason
+    bad = Proposer(ScriptedLM(lambda r: ""), task).propose([Job("describe")], random.Random(0))
+    assert bad[0].hypothesis is None and bad[0].dropped == "empty"
+
+
+def test_describe_needs_a_label_set():
+    from igtext.data import Task
+    from igtext.errors import InputError
+    task = toy_task()
+    open_task = Task("open", task.train, task.test, None)
+    with pytest.raises(InputError, match="label set"):
+        Proposer(scripted_lm(), open_task).propose([Job("describe")], random.Random(0))

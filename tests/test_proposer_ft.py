@@ -40,6 +40,8 @@ GOOD = json.dumps({"task": "t", "target": "Do it.", "examples": [{"input": "a", 
                  "examples": [{"input": "a", "label": "b"}]}), "operator"),
     (json.dumps({"task": "t", "target": "x", "operator": "refine",
                  "examples": [{"input": "a", "label": "b"}]}), "z"),
+    (json.dumps({"task": "t", "target": "x", "operator": "describe", "labels": ["b", "c"],
+                 "label": "d", "examples": [{"input": "a", "label": "b"}]}), "label"),
     (json.dumps({"task": "t", "target": "x", "colour": 1,
                  "examples": [{"input": "a", "label": "b"}]}), "colour"),
 ])
@@ -61,11 +63,14 @@ def test_empty_trace_file_and_cli_exit_2(tmp_path, capsys):
 def test_trace_round_trip(tmp_path):
     traces = _traces(4) + [Trace(task="t", target="Better.", operator="refine", z="Old.",
                                  examples=({"input": "a", "label": "b"},),
-                                 errors=({"input": "a", "label": "b", "predicted": "c"},))]
+                                 errors=({"input": "a", "label": "b", "predicted": "c"},)),
+                        Trace(task="t", target="A b has wings.", operator="describe", label="b",
+                              labels=("b", "c"), examples=({"input": "a", "label": "b"},))]
     write_traces(traces, tmp_path / "t.jsonl")
     back = read_traces(tmp_path / "t.jsonl")
-    assert back == traces and [t.line for t in back] == [1, 2, 3, 4, 5]
-    assert back[-1].template_vars()["errors"][0]["predicted"] == "c"
+    assert back == traces and [t.line for t in back] == [1, 2, 3, 4, 5, 6]
+    assert back[-1].template_vars()["label"] == "b"
+    assert back[-2].template_vars()["errors"][0]["predicted"] == "c"
 
 
 @needs_ii

@@ -218,3 +218,16 @@ def test_a_kill_during_the_final_evaluation_resends_at_most_one_part(tmp_path):
     again = set(before) & set(after)
     assert 0 < len(again) <= COMMIT_EVERY < (len(task.train) + 1) * len(task.labels)
     assert res.train_accuracy is not None
+
+
+def test_describe_writes_initial_z_and_offspring_when_asked(tmp_path):
+    cfg = _cfg(search={"initial_describe": 2, "p_describe": 1.0, "p_refine": 0,
+                       "p_crossover": 0, "p_simplify": 0, "generations": 1})
+    _run(tmp_path, "d", cfg)
+    events = [json.loads(ln) for ln in (tmp_path / "d" / "events.jsonl").read_text().splitlines()]
+    ops = [(e["generation"], e["operator"]) for e in events if e["event"] == "propose"]
+    first = [op for g, op in ops if g == 0]
+    assert first.count("describe") == 2 and first.count("initial") == len(first) - 2
+    assert {op for g, op in ops if g > 0} == {"describe"}
+    described = [e for e in events if e["event"] == "propose" and e["operator"] == "describe"]
+    assert all(e["parents"] == [] for e in described)

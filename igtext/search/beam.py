@@ -21,16 +21,18 @@ class BeamSearch:
     expansions: int = 2
     minibatch: int = 8
     p_refine: float = 0.7
+    initial_describe: int = 0
     seeds: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, s, seeds: tuple[str, ...]) -> "BeamSearch":
         """From a `SearchConfig`; refine and simplify keep their ratio (no crossover here)."""
         return cls(width=s.beam_width, expansions=s.expansions, minibatch=s.minibatch,
-                   p_refine=s.p_refine / max(s.p_refine + s.p_simplify, 1e-9), seeds=seeds)
+                   p_refine=s.p_refine / max(s.p_refine + s.p_simplify, 1e-9),
+                   initial_describe=s.initial_describe, seeds=seeds)
 
     def initialize(self, ctx: SearchContext) -> None:
-        initial_population(ctx, self.width, self.seeds)
+        initial_population(ctx, self.width, self.seeds, self.initial_describe)
 
     def step(self, ctx: SearchContext) -> None:
         state = ctx.state

@@ -17,6 +17,8 @@ class EvolutionSearch:
     p_refine: float = 0.5
     p_crossover: float = 0.25
     p_simplify: float = 0.25
+    p_describe: float = 0.0
+    initial_describe: int = 0
     seeds: tuple[str, ...] = ()
 
     @classmethod
@@ -24,10 +26,11 @@ class EvolutionSearch:
         """From a `SearchConfig`."""
         return cls(population=s.population, offspring=s.offspring, elite=s.elite,
                    tournament=s.tournament, p_refine=s.p_refine, p_crossover=s.p_crossover,
-                   p_simplify=s.p_simplify, seeds=seeds)
+                   p_simplify=s.p_simplify, p_describe=s.p_describe,
+                   initial_describe=s.initial_describe, seeds=seeds)
 
     def initialize(self, ctx: SearchContext) -> None:
-        initial_population(ctx, self.population, self.seeds)
+        initial_population(ctx, self.population, self.seeds, self.initial_describe)
 
     def _tournament(self, ctx: SearchContext, pool: list[Scored]) -> Scored:
         entrants = ctx.rng.sample(pool, min(self.tournament, len(pool)))
@@ -40,8 +43,14 @@ class EvolutionSearch:
             return
         jobs = []
         for k in range(self.offspring):
-            op = ctx.rng.choices(("refine", "crossover", "simplify"),
-                                 (self.p_refine, self.p_crossover, self.p_simplify))[0]
+            # (with p_describe 0, the same draws as before the describe operator existed)
+            op = ctx.rng.choices(("refine", "crossover", "simplify", "describe"),
+                                 (self.p_refine, self.p_crossover, self.p_simplify,
+                                  self.p_describe))[0]
+            if op == "describe":
+                jobs.append(Job(op, (), sample_index=state.generation * 1000 + k,
+                                generation=state.generation))
+                continue
             a = self._tournament(ctx, pop)
             if op == "crossover" and len(pop) > 1:
                 b = self._tournament(ctx, [s for s in pop if s.id != a.id])

@@ -8,8 +8,14 @@ paraphrased, long and short rules, per-label descriptions; inputs from D and fro
 every shift), and used unchanged on tasks it never saw. It must follow *z*, not the truth:
 under a context rule it labels by context. The held-out domains never reach its data.
 
-    igtext fit-follower --out ADAPTER [--n 4000] [--seed 0] [--config RECIPE.yaml]
+    igtext fit-follower --out ADAPTER [--n 6000] [--reading rules|whole] [--seed 0]
+                        [--config RECIPE.yaml]
     igtext fit-follower --prior --out ADAPTER [--n 2000]
+
+By default the follower reads z rule by rule (`igtext.rulewise`): it learns from each rule
+of those z's on its own, with one input and what the person says under that rule alone (a
+label, or "none": the rule does not apply). `--reading whole` learns from whole z's in the
+one-prompt M_L instead (`igtext.likelihood`); a run must read z as its adapter learned to.
 
 The prior learns from the training worlds' people's comparisons (each winner drawn from the
 person's Bradley-Terry preference) and reports its pairwise accuracy on the held-out
@@ -43,18 +49,23 @@ def commit() -> str | None:
 
 
 def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
-                 base_name: str, n: int = 4000, seed: int = 0,
-                 progress: bool = True) -> dict:
-    """Fit the follower on `n` label judgments of the training worlds; save it in `out`."""
+                 base_name: str, n: int = 6000, seed: int = 0, progress: bool = True,
+                 reading: str = "rules") -> dict:
+    """Fit the follower on `n` label judgments of the training worlds (of single rules
+    with `reading="rules"`, of whole z's with "whole"); save it in `out`."""
+    from igtext.prompts import load_template
     from igtext.worlds import splits
-    from igtext.worlds.imitation import label_data
+    from igtext.worlds.imitation import label_data, rule_data
     made_at = commit()
     worlds = splits.train_worlds()
-    data = label_data(worlds, n, seed)
-    report = fit_likelihood(data, None, base_dir, out, settings, base_name=base_name,
-                            progress=progress)
-    _provenance(out, worlds, n, seed, made_at)
-    return {**report, "domains": len(worlds), "adapter": str(out)}
+    if reading == "rules":
+        data, template = rule_data(worlds, n, seed), load_template("likelihood_rule")
+    else:
+        data, template = label_data(worlds, n, seed), load_template("likelihood")
+    report = fit_likelihood(data, None, base_dir, out, settings, template=template,
+                            base_name=base_name, progress=progress)
+    _provenance(out, worlds, n, seed, made_at, reading=reading)
+    return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out)}
 
 
 def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Path,
@@ -83,11 +94,12 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
             "adapter": str(out)}
 
 
-def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None) -> None:
+def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None,
+                **extra) -> None:
     """Add how the adapter was made (`made_at`: the commit when the fit began) to its
-    `igtext_adapter.json`."""
+    `igtext_adapter.json`, and `extra` keys (the follower's `reading`) beside it."""
     meta_path = Path(out) / "igtext_adapter.json"
-    meta = json.loads(meta_path.read_text())
+    meta = {**json.loads(meta_path.read_text()), **extra}
     meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": made_at,
                           "domains": [w.domain for w in worlds], "n": n, "seed": seed}
     meta_path.write_text(json.dumps(meta, indent=2))

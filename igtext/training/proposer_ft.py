@@ -28,7 +28,8 @@ KIND = "proposer"
 
 
 def _templates(templates: Mapping[str, Template] | None) -> dict[str, Template]:
-    return {op: (templates or {}).get(op) or load_template(op) for op in ("initial", "refine")}
+    return {op: (templates or {}).get(op) or load_template(op)
+            for op in ("initial", "refine", "describe")}
 
 
 def encode(tok, trace: Trace, templates: Mapping[str, Template]) -> tuple[list[int], list[int]]:

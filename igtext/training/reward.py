@@ -22,9 +22,17 @@ def load_scoring_model(base_dir: str | Path, num_labels: int = 1):
     import torch
     from transformers import AutoModelForSequenceClassification
 
+    from transformers.utils import logging as hf_logging
     tok = padded_tokenizer(base_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=num_labels,
-                                                               dtype=torch.float32)
+    # The head is new by design (fitted, or loaded from the adapter next): transformers'
+    # report that it is "MISSING" from the base model would only alarm the reader.
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base_dir, num_labels=num_labels, dtype=torch.float32)
+    finally:
+        hf_logging.set_verbosity(level)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tok.pad_token_id
     return model, tok

@@ -113,3 +113,32 @@ def comparison_data(worlds: Sequence[World], n: int, seed: int = 0,
             out.append(WorldComparison(w.domain, a, b, preference(reader, a, b), (ka, kb)))
     rng.shuffle(out)
     return out[:n]
+
+
+def rule_data(worlds: Sequence[World], n: int, seed: int = 0, none_share: float = 0.4,
+              **label_kwargs) -> list[WorldLabel]:
+    """`n` judgments of one rule each, for M_L read rule by rule (`igtext.rulewise`): the
+    z's of `label_data` cut into rules as that M_L cuts them, each rule with one input and
+    what the person says under that rule alone, over the labels and "none" (the rule does
+    not apply: the person would only guess). About `none_share` of them are "none"."""
+    from igtext.rulewise import none_answer, split_rules
+    rng = random.Random(f"rule-data:{seed}")
+    readers = {w.domain: Reader(w) for w in worlds}
+    applies: list[WorldLabel] = []
+    blind: list[WorldLabel] = []
+    for r in label_data(worlds, n, seed, **label_kwargs):
+        none = none_answer(r.labels)
+        for rule in split_rules(r.z, r.labels):
+            d = label_distribution(readers[r.domain], rule, r.x)
+            if len(set(d.values())) == 1:
+                dist = {**dict.fromkeys(r.labels, 0.1 / len(r.labels)), none: 0.9}
+                blind.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist))
+            else:
+                applies.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,),
+                                          {**d, none: 0.0}))
+    rng.shuffle(applies)
+    rng.shuffle(blind)
+    k_none = min(len(blind), round(n * none_share))
+    out = applies[:n - k_none] + blind[:k_none]
+    rng.shuffle(out)
+    return out

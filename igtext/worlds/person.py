@@ -121,3 +121,13 @@ class SimulatedPerson:
             dist = label_distribution(self.reader, z, x, self.follow, parsed[z])
             out.append((self.rng.choices(list(dist), list(dist.values()))[0], dist))
         return out
+
+
+def rule_kind(reader: Reader, z: str) -> str:
+    """What z's rules are about, as the person reads them: "thing" (only the thing itself:
+    each class's own traits), "context", "wrong" (traits given to another class), "mixed"
+    (more than one of these) or "none" (no rule the person can use)."""
+    kinds = {r.kind for r in reader.rules(z)} - {"other"}
+    if not kinds:
+        return "none"
+    return kinds.pop() if len(kinds) == 1 else "mixed"

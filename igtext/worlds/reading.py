@@ -2,7 +2,8 @@
 and which rules a hypothesis z states.
 
 A concept is one trait of one class (all its wordings: the person knows that "sapphire
-irises" are "pale blue eyes") or one class's values of one kind of context. A rule is a
+irises" are "pale blue eyes") or one context value of one class (a place, a sender: a rule
+naming one of a class's senders says nothing about its other senders). A rule is a
 sentence or clause of z that names exactly one class label, or a per-label paragraph
 ("A robin: has a red breast. ..."); its concepts are those its words mention, and its kind
 says whose concepts they are:
@@ -78,9 +79,9 @@ class Reader:
         self.concepts = tuple(
             [Concept("trait", label, f"trait {i}", wordings)
              for label, traits in world.traits.items() for i, wordings in enumerate(traits)]
-            + [Concept("context", label, kind, values)
+            + [Concept("context", label, f"{kind}: {value}", (value,))
                for kind, per_class in world.contexts.items()
-               for label, values in per_class.items()])
+               for label, values in per_class.items() for value in values])
         self._by_phrase = {normal(p): c for c in self.concepts for p in c.phrases}
         ordered = sorted(self._by_phrase, key=len, reverse=True)
         self._phrase_re = re.compile(

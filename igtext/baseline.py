@@ -1,0 +1,32 @@
+"""The plain classifier beside every run: TF-IDF features and logistic regression trained
+on D, with no z. It shows what D alone teaches a classifier, and so what IG's z* adds on
+D' (on a shift that moves D's shortcuts, it falls to chance or below)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from igtext.data import Example, Task
+
+
+def tfidf_classifier(train: Sequence[Example]) -> Callable[[list[str]], list[str]]:
+    """`predict(texts) -> labels` of TF-IDF + logistic regression fitted on `train`."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    clf = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=2000))
+    clf.fit([e.input for e in train], [e.label for e in train])
+    return lambda texts: list(clf.predict(texts))
+
+
+def tfidf_test_accuracy(task: Task) -> float | None:
+    """The baseline's accuracy on D' (None: an open-ended task, D with fewer than two
+    labels, no labelled D', or scikit-learn not installed)."""
+    train = [e for e in task.train if e.label is not None]
+    test = [e for e in task.test if e.label is not None]
+    if not task.labels or len({e.label for e in train}) < 2 or not test:
+        return None
+    try:
+        predict = tfidf_classifier(train)
+    except ImportError:
+        return None
+    return sum(p == e.label for p, e in zip(predict([e.input for e in test]), test)) / len(test)
