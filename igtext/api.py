@@ -54,10 +54,10 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     if proposal_prompts:
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides(**overrides)
+    t = _task(task)
     if isinstance(model, (str, type(None))):    # loaded by name: a preset brings its parts
         from igtext.presets import resolve
-        cfg = resolve(cfg)
-    t = _task(task)
+        cfg = resolve(cfg, t)
     components.preflight(t, cfg, out_dir, backend_given=not isinstance(model, (str, type(None))),
                          cache_dir=cache_dir)
     lm = _model(cfg, model)

@@ -233,8 +233,8 @@ def _cmd_run(a) -> None:
         "likelihood.adapter": absolute(a.likelihood_adapter), "refresh.every": a.refresh_every,
         "refresh.judge": a.judge, "proposer.adapter": absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
-    cfg = resolve(cfg)
     task = load_task(a.task)
+    cfg = resolve(cfg, task)
     preflight(task, cfg, a.out, cache_dir=a.cache_dir)      # before the model loads
     lm = load_backend(cfg)
     with _session(_person(cfg, task)) as annotator:

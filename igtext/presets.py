@@ -8,7 +8,8 @@ that ship inside the package, with the settings that use them.
 
 The preset's settings (`igtext/adapters/PRESET.yaml`) fill only what the run's own config
 does not set (a config file's keys, flags, fields given in Python): a config that names
-another adapter, reading or operator mix, even one equal to the default, keeps it. `--model smollm2-135m` is the bare model, with none of this. The resolved config (with
+another adapter, reading or operator mix, even one equal to the default, keeps it. `--model smollm2-135m` is the bare model, with none of this; so is the preset on an
+open-ended task (its parts read and write rules that give labels). The resolved config (with
 the adapters' paths) is what a run records in config.json, and the run log's `run_start`
 names each adapter with its hash.
 """
@@ -37,10 +38,11 @@ def settings(name: str) -> dict:
     return data
 
 
-def resolve(config: RunConfig) -> RunConfig:
+def resolve(config: RunConfig, task=None) -> RunConfig:
     """`config` with its preset's settings where it sets nothing itself (unchanged for a
-    model that is no preset)."""
-    if config.model not in PRESETS:
+    model that is no preset, and for an open-ended `task`: the learned person reads and
+    writes rules that give labels, so there the preset is its bare base model)."""
+    if config.model not in PRESETS or (task is not None and not task.labels):
         return config
     data = config.model_dump(mode="json")
     given = config.model_dump(mode="json", exclude_unset=True)

@@ -30,6 +30,9 @@ def test_the_preset_fills_defaults_only():
     assert own.likelihood.reading == "rules"
     assert resolve(cfg) == cfg                               # resolving twice changes nothing
     assert set(settings(RunConfig().model)) <= set(RunConfig.model_fields)
+    from igtext.data import Example, Task
+    open_ended = Task("t", (Example("a", "x", "y"),), (), None)
+    assert resolve(RunConfig(), open_ended) == RunConfig()    # no rules without labels
 
 
 def test_shipped_adapters_are_checked_like_any_other():
