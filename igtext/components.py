@@ -77,9 +77,9 @@ def adapter_lm(lm: MeteredLM, kind: str, adapter: str | os.PathLike, model: str)
     """The base model `model` with the fitted `kind` adapter merged in, behind the same
     cache, budget and usage counters as `lm` (its name carries the adapter's hash, so the
     cache never mixes it up with the base model)."""
-    from igtext.lm.registry import base_model_dir
+    from igtext.lm.registry import base_model_dir, base_name
     from igtext.training.adapters import load_adapter_lm
-    tuned = load_adapter_lm(adapter, kind, base_model_dir(model), model)
+    tuned = load_adapter_lm(adapter, kind, base_model_dir(model), base_name(model))
     return MeteredLM(tuned, lm.cache, lm.budget, lm.usage)
 
 
