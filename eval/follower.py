@@ -93,9 +93,8 @@ def main() -> None:
     lm = components.metered(components.load_backend(cfg), components.open_cache())
     templates = components.load_templates(cfg)
     rows = {}
-    from igtext.training.lora import read_meta
     arms = [("bare", None, "whole"), ("bare", None, "rules")] + [
-        (name, path, read_meta(path, "likelihood").get("reading", "whole"))
+        (name, path, components.fitted_reading(path))
         for name, path in (tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
                            for a in args.adapter)]
     for name, adapter, reading in arms:

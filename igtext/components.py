@@ -115,8 +115,7 @@ def likelihood(lm: MeteredLM, config: RunConfig, task: Task,
     adapter = adapter or config.likelihood.adapter
     reading = config.likelihood.reading
     if adapter:
-        from igtext.training.lora import read_meta
-        fitted = read_meta(adapter, "likelihood").get("reading", "whole")
+        fitted = fitted_reading(adapter)
         if fitted != reading:
             raise InputError(f"this M_L adapter was fitted to read z {_READINGS[fitted]}, and "
                              f"the run reads z {_READINGS[reading]}: set likelihood.reading: "
@@ -134,6 +133,12 @@ def likelihood(lm: MeteredLM, config: RunConfig, task: Task,
 
 
 _READINGS = {"whole": "whole", "rules": "rule by rule"}
+
+
+def fitted_reading(adapter: str | os.PathLike) -> str:
+    """How a fitted M_L adapter reads z: "rules" (the follower) or "whole" (older ones)."""
+    from igtext.training.lora import read_meta
+    return read_meta(adapter, "likelihood").get("reading", "whole")
 
 
 def reward_prior(adapter: str | os.PathLike, config: RunConfig):
