@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         f.add_argument("--epochs", type=int, help=f"default: the recipe's ({epochs})")
         f.add_argument("--lr", type=float)
         f.add_argument("--rank", type=int)
+        f.add_argument("--max-length", type=int, help="tokens per training text (longer ones "
+                       "are cut)")
         f.add_argument("--quiet", action="store_true")
 
     fp = sub.add_parser("fit-prior", help="fit a Bradley-Terry prior on comparisons (LoRA)")
@@ -112,7 +114,6 @@ def _parser() -> argparse.ArgumentParser:
     tp = sub.add_parser("train-proposer", help="LoRA fine-tune the proposal model on traces")
     tp.add_argument("--data", required=True, help="traces (JSONL, see igtext.traces)")
     fit_flags(tp, "3")
-    tp.add_argument("--max-length", type=int)
     tp.add_argument("--heldout-tasks", help="comma-separated tasks held out for the report "
                                             "(default: every 5th task)")
     tp.add_argument("--resume", action="store_true", help="continue from the last epoch saved")
@@ -435,7 +436,8 @@ def _cmd_train_proposer(a) -> None:
 def _cmd_fit_prior(a) -> None:
     from igtext.config import load_recipe
     from igtext.training.fit import prior_from_store
-    recipe = load_recipe("prior", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank, seed=a.seed)
+    recipe = load_recipe("prior", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank, seed=a.seed,
+                         max_length=a.max_length)
     print(json.dumps(prior_from_store(a.store, a.out, a.model, recipe.settings(), a.heldout,
                                       progress=not a.quiet)))
 
@@ -444,7 +446,7 @@ def _cmd_fit_likelihood(a) -> None:
     from igtext.config import load_recipe
     from igtext.training.fit import likelihood_from_store
     recipe = load_recipe("likelihood", a.config, epochs=a.epochs, lr=a.lr, rank=a.rank,
-                         seed=a.seed)
+                         seed=a.seed, max_length=a.max_length)
     print(json.dumps(likelihood_from_store(a.store, a.task, a.out, a.model, recipe.settings(),
                                            a.heldout, progress=not a.quiet)))
 
@@ -458,7 +460,7 @@ def _cmd_fit_follower(a) -> None:
     if n < 4:
         raise InputError("must be at least 4", field="n")
     recipe = load_recipe("prior" if a.prior else "follower", a.config, epochs=a.epochs,
-                         lr=a.lr, rank=a.rank, seed=a.seed)
+                         lr=a.lr, rank=a.rank, seed=a.seed, max_length=a.max_length)
     args = (a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed)
     report = (fit_world_prior(*args, progress=not a.quiet) if a.prior
               else fit_follower(*args, progress=not a.quiet, reading=a.reading))
