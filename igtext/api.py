@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from igtext import components
 from igtext.config import RunConfig, load_config
@@ -37,8 +38,14 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
            strategy: str | None = None, max_calls: int | None = None,
            max_tokens: int | None = None, proposal_prompts: dict[str, str] | None = None,
            proposer_adapter: str | os.PathLike | None = None,
+           generations: int | None = None, population: int | None = None,
+           settings: dict[str, Any] | None = None,
            progress: bool = False) -> SearchResult:
     """Search for z* on `task` and evaluate it on D and D'.
+
+    Keyword settings (`seed`, `strategy`, `generations`, `population`, `max_calls`, ...)
+    override `config`; `settings` maps any other config key, dotted, to its value
+    (`{"likelihood.search_examples": 16}`, see docs/configuration.md).
 
     `model` is a CLI name (`smollm2-135m`, `gemma3-270m`, `hf:PATH`) or any object that
     implements `igtext.lm.LanguageModel`. `proposal_prompts` maps an operator
@@ -48,12 +55,14 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     overrides = {"seed": seed, "search.strategy": strategy, "budget.max_calls": max_calls,
                  "budget.max_tokens": max_tokens,
-                 "proposer.adapter": components.absolute(proposer_adapter)}
+                 "search.generations": generations, "search.population": population,
+                 "proposer.adapter": components.absolute(proposer_adapter),
+                 **(settings or {})}
     if isinstance(model, str):
         overrides["model"] = model
     if proposal_prompts:
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
-    cfg = cfg.with_overrides(**overrides)
+    cfg = cfg.with_overrides("igtext.search", **overrides)
     t = _task(task)
     if isinstance(model, (str, type(None))):    # loaded by name: a preset brings its parts
         from igtext.presets import resolve

@@ -227,7 +227,7 @@ def _cmd_run(a) -> None:
 
     cfg = load_config(a.config)
     prompts = _proposal_templates(a.proposal_prompt)
-    cfg = cfg.with_overrides(**{
+    cfg = cfg.with_overrides("command line", **{
         "seed": a.seed, "search.strategy": a.search, "search.generations": a.generations,
         "budget.max_calls": a.max_calls, "budget.max_tokens": a.max_tokens, "model": a.model,
         "api.base_url": a.base_url, "prior.adapter": absolute(a.prior_adapter),
@@ -288,7 +288,7 @@ def _reopen(rundir: str, base_url: str | None, **api):
     from igtext.components import check_adapters, load_backend
     from igtext.rundir import read_run_dir
     rd, task, cfg = read_run_dir(rundir)
-    cfg = cfg.with_overrides(**{"api.base_url": base_url,
+    cfg = cfg.with_overrides("command line", **{"api.base_url": base_url,
                                 **{f"api.{k}": v for k, v in api.items()}})
     check_adapters(cfg)
     return rd, task, cfg, load_backend(cfg)

@@ -92,7 +92,7 @@ class ProposerConfig(_Strict):
 
 class SearchConfig(_Strict):
     strategy: Literal["evolution", "beam"] = "evolution"
-    generations: int = Field(3, ge=0, le=1000)
+    generations: int = Field(3, ge=1, le=1000)
     population: int = Field(6, ge=1, le=256)
     offspring: int = Field(6, ge=1, le=256)
     elite: int = Field(2, ge=0)
@@ -210,10 +210,11 @@ class RunConfig(_Strict):
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True)
 
-    def with_overrides(self, **dotted) -> "RunConfig":
-        """Return a copy with `a.b=value` overrides (None values are skipped). What the copy
-        counts as set (pydantic's `model_fields_set`, which a preset reads) is what this
-        config had set plus the overrides."""
+    def with_overrides(self, source: str | None = None, **dotted) -> "RunConfig":
+        """Return a copy with `a.b=value` overrides (None values are skipped; errors name
+        `source`, e.g. "command line"). What the copy counts as set (pydantic's
+        `model_fields_set`, which a preset reads) is what this config had set plus the
+        overrides."""
         data = self.model_dump(mode="json", exclude_unset=True)
         for key, value in dotted.items():
             if value is None:
@@ -223,23 +224,49 @@ class RunConfig(_Strict):
             for p in path:
                 node = node.setdefault(p, {})
             node[last] = value
-        return parse_config(data)
+        return parse_config(data, source)
 
 
 def parse_config(data: dict, source: str | None = None, lines: dict | None = None,
                  model=RunConfig):
+    """`data` validated as `model`; every error in it is reported at once (the first as the
+    `InputError`'s fields, the rest on lines of their own), an unknown key with the known
+    key it most resembles."""
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or None
-        line = (lines or {}).get(tuple(str(x) for x in err["loc"]))
-        if line is None and lines:   # fall back to the nearest enclosing key's line
-            loc = tuple(str(x) for x in err["loc"])
-            while loc and line is None:
-                loc = loc[:-1]
-                line = lines.get(loc)
-        raise InputError(err["msg"], file=source, line=line, field=field) from None
+        errors = sorted((_input_error(err, source, lines or {}, model) for err in e.errors()),
+                        key=lambda x: x.line or 0)
+        first = errors[0]
+        raise InputError(first.detail, file=first.file, line=first.line, field=first.field,
+                         also=tuple(errors[1:])) from None
+
+
+def _input_error(err: dict, source: str | None, lines: dict, model) -> InputError:
+    """One pydantic error as an `InputError` naming the file, line and field."""
+    loc = tuple(str(x) for x in err["loc"])
+    field = ".".join(loc) or None
+    line, at = None, loc
+    while at and line is None:              # else the nearest enclosing key's line
+        line, at = lines.get(at), at[:-1]
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        import difflib
+        known = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6) if loc else []
+        message = f"unknown field (did you mean '{close[0]}'?)" if close else (
+            "unknown field (known: " + ", ".join(known) + ")" if known else message)
+    return InputError(message, file=source, line=line, field=field)
+
+
+def _fields_at(model, path: tuple[str, ...]) -> list[str]:
+    """The field names of the nested model at `path` in `model` ([] where none is known)."""
+    for name in path:
+        fields = getattr(model, "model_fields", {})
+        if name not in fields:
+            return []
+        model = fields[name].annotation
+    return sorted(getattr(model, "model_fields", {}))
 
 
 def _key_lines(node, prefix=()) -> dict:

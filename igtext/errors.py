@@ -14,13 +14,16 @@ class InputError(IgtextError):
     """Bad user input. The message names the file, line and field where known."""
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None):
+                 field: str | None = None, also: tuple["InputError", ...] = ()):
+        """`also`: more errors found in the same input, each printed on a line of its own
+        after this one (file, line and field here are the first error's)."""
         self.file, self.line, self.field, self.detail = file, line, field, message
+        self.also = tuple(also)
         where = ""
         if file:
             where = f"{file}:{line}: " if line else f"{file}: "
         what = f"field '{field}': " if field else ""
-        super().__init__(f"{where}{what}{message}")
+        super().__init__("\n".join([f"{where}{what}{message}"] + [str(e) for e in self.also]))
 
 
 class TemplateError(InputError):

@@ -55,7 +55,7 @@ def test_bad_bytes_and_huge_line(capsys, tmp_path):
     ("search:\n  population: -1\n", ":2: field 'search.population'"),
     ("search:\n  strategy: annealing\n", ":2: field 'search.strategy'"),
     ("budget:\n  max_calls: 0\n", ":2: field 'budget.max_calls'"),
-    ("seach:\n  population: 3\n", ":1: field 'seach': Extra inputs"),
+    ("seach:\n  population: 3\n", ":1: field 'seach': unknown field (did you mean 'search'?)"),
     ("prior: [1, 2\n", "not valid YAML"),
 ])
 def test_bad_configs(capsys, tmp_path, config, expect):
@@ -208,7 +208,7 @@ def test_bare_igtext_prints_help_and_version_is_known(capsys):
     ["train-proposer", "--data", "{tmp}/traces.jsonl", "--out", "{tmp}/a"],
 ])
 @pytest.mark.parametrize("recipe, expect", [
-    ("epochs: 2\nrnak: 4\n", ":2: field 'rnak': Extra inputs"),
+    ("epochs: 2\nrnak: 4\n", ":2: field 'rnak': unknown field (did you mean 'rank'?)"),
     ("epochs: 2\nlr: -0.1\n", ":2: field 'lr'"),
     ("targets: [q_proj]\nschedule: step\n", ":2: field 'schedule'"),
 ])

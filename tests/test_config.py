@@ -96,3 +96,40 @@ def test_refresh_refits_with_the_run_configs_recipes():
         OLD["prior"], rank=2, alpha=4, lr=0.01, epochs=3, seed=7)
     assert refit_settings(cfg.lora.likelihood, 2, cfg.seed, True) == replace(
         OLD["likelihood"], epochs=2, seed=7, lr=OLD["likelihood"].lr * WARM_LR_SCALE)
+
+
+def test_every_bad_field_is_reported_at_once_with_the_nearest_known_name(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_text("seed: 1\nsearch:\n  generatons: 2\n  populaton: 3\nbudget:\n  max_call: 5\n"
+                 "zzz: 1\n")
+    with pytest.raises(InputError) as e:
+        load_config(p)
+    lines = str(e.value).splitlines()
+    assert lines == [
+        f"{p}:3: field 'search.generatons': unknown field (did you mean 'generations'?)",
+        f"{p}:4: field 'search.populaton': unknown field (did you mean 'population'?)",
+        f"{p}:6: field 'budget.max_call': unknown field (did you mean 'max_calls'?)",
+        f"{p}:7: field 'zzz': unknown field (known: api, budget, likelihood, lora, model, "
+        "prior, proposer, refresh, search, seed, templates)"]
+    assert (e.value.line, e.value.field) == (3, "search.generatons")
+
+
+def test_zero_generations_is_refused_naming_where_it_came_from():
+    with pytest.raises(InputError) as e:
+        RunConfig().with_overrides("command line", **{"search.generations": 0})
+    assert str(e.value).startswith("command line: field 'search.generations'")
+
+
+def test_the_python_api_takes_common_settings_as_keywords(tmp_path):
+    import igtext
+    from conftest import scripted_lm, toy_task
+    res = igtext.search(toy_task(8), model=scripted_lm(), out_dir=tmp_path / "r",
+                        cache_dir=tmp_path / "c", generations=1, population=2,
+                        settings={"search.offspring": 1, "search.elite": 1,
+                                  "likelihood.search_examples": 4})
+    cfg = RunConfig.model_validate_json((tmp_path / "r" / "config.json").read_text())
+    assert (cfg.search.generations, cfg.search.population, cfg.search.offspring,
+            cfg.likelihood.search_examples) == (1, 2, 1, 4)
+    assert res.best is not None
+    with pytest.raises(InputError, match="did you mean 'generations'"):
+        igtext.search(toy_task(8), model=scripted_lm(), settings={"search.generatons": 1})
