@@ -287,7 +287,9 @@ def _reopen(rundir: str, base_url: str | None, **api):
     that do not change the search), and its model."""
     from igtext.components import check_adapters, load_backend
     from igtext.rundir import read_run_dir
+    from igtext.runlock import check_free
     rd, task, cfg = read_run_dir(rundir)
+    check_free(rd.root)
     cfg = cfg.with_overrides("command line", **{"api.base_url": base_url,
                                 **{f"api.{k}": v for k, v in api.items()}})
     check_adapters(cfg)
@@ -311,14 +313,16 @@ def _cmd_label(a) -> None:
     if a.mixture < 0 or not 0 <= a.abstain_below <= 1 or not 0 <= a.min_weight < 1:
         raise InputError("--mixture must be >= 0, --abstain-below in [0, 1] and --min-weight "
                          "in [0, 1)", field="mixture")
+    from igtext.runlock import locked
     lm = _reopen(a.rundir, a.base_url)[3]
-    if a.mixture:
-        print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture, a.abstain_below,
-                                       model=lm, cache_dir=a.cache_dir,
-                                       min_weight=a.min_weight)))
-    else:
-        print(json.dumps(label_split(a.rundir, a.split, a.out, model=lm,
-                                     cache_dir=a.cache_dir)))
+    with locked(a.rundir, "igtext label"):
+        if a.mixture:
+            print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture,
+                                           a.abstain_below, model=lm, cache_dir=a.cache_dir,
+                                           min_weight=a.min_weight)))
+        else:
+            print(json.dumps(label_split(a.rundir, a.split, a.out, model=lm,
+                                         cache_dir=a.cache_dir)))
 
 
 def _cmd_distil(a) -> None:
@@ -369,13 +373,20 @@ def _cmd_report(a) -> None:
 
 
 def _cmd_judge(a) -> None:
-    from igtext.judgments.annotators import TerminalAnnotator, ask, questions
-    from igtext.judgments.store import JudgmentStore
     from igtext.rundir import read_run_dir
+    from igtext.runlock import locked
     from igtext.runview import load_run
 
     rd, task, _ = read_run_dir(a.rundir)
-    hyps = [d.text for d in load_run(a.rundir).hypotheses()]
+    with locked(rd.root, "igtext judge"):
+        _judge(a, rd, task, load_run(a.rundir))
+
+
+def _judge(a, rd, task, run) -> None:
+    """`igtext judge` on a run directory whose lock this process holds."""
+    from igtext.judgments.annotators import TerminalAnnotator, ask, questions
+    from igtext.judgments.store import JudgmentStore
+    hyps = [d.text for d in run.hypotheses()]
     items = questions(hyps, [e.input for e in task.train + task.test], a.kind, a.n, a.seed,
                       a.rundir)
     store = JudgmentStore(a.store or rd.judgments)

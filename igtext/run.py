@@ -19,6 +19,7 @@ from igtext.records import (FORMAT, BestRecord, Checkpoint, CheckpointEvent, Eva
                             Resume, RunEnd, RunResult, RunStart, Score, SplitAccuracy,
                             add_api_stats, read_record)
 from igtext.rundir import RunDir, write_json_atomic
+from igtext.runlock import locked
 from igtext.runlog import RunLog
 from igtext.search import SearchContext, SearchState, run_search
 
@@ -92,11 +93,18 @@ def _evaluate(likelihood: Likelihood, z: str, task: Task, backend: LanguageModel
 def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
             cache_dir: str | os.PathLike | None = None, progress: bool = True,
             annotator=None, changed: dict | None = None) -> SearchResult:
-    """Run the search in `rd`, continuing from its checkpoint if there is one.
+    """Run the search in `rd`, continuing from its checkpoint if there is one, holding the
+    run directory's lock (`igtext.runlock`: a second process is refused).
 
     `annotator` answers the step-3 questions when `refresh.every` > 0 (by default the one
     `refresh.judge` names). `changed`: settings a resume runs with that differ from the
     run's config.json and do not change the search (API timeouts, say), for the log."""
+    with locked(rd.root, "a search (igtext run or resume)"):
+        return _execute(rd, task, config, backend, cache_dir, progress, annotator, changed)
+
+
+def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
+             cache_dir, progress: bool, annotator, changed: dict | None) -> SearchResult:
     t_start = time.time()
     state, usage, offset, elapsed, api_before = _restore(rd)
     cache = components.open_cache(cache_dir)

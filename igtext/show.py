@@ -26,10 +26,20 @@ def _short(text: str, n: int = 100) -> str:
 
 
 def _status(view: RunView) -> str:
+    """Finished; running (a process holds the run's lock); killed (the lock names a process
+    that died holding it); else stopped (interrupted, or failed: `igtext resume` goes on)."""
     if view.finished:
         return "[green]finished[/green]"
+    from igtext.runlock import status
     gen = view.generations[-1].generation if view.generations else 0
-    return f"[yellow]not finished[/yellow] (last generation {gen})"
+    state, holder = status(view.root)
+    if state == "working":
+        return (f"[cyan]running[/cyan] (process {holder['pid'] if holder else '?'}, "
+                f"generation {gen})")
+    if state == "killed":
+        return (f"[red]killed[/red] (process {holder.get('pid', '?')} died in generation "
+                f"{gen}; `igtext resume` goes on from the last checkpoint)")
+    return f"[yellow]stopped[/yellow] (last generation {gen}; `igtext resume` goes on)"
 
 
 def _budget(view: RunView) -> Table:

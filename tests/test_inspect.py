@@ -115,7 +115,7 @@ def test_killed_run_is_shown_and_reported_from_its_readable_part(tmp_path, capsy
     assert not view.finished
     assert any("cut short" in w for w in view.warnings)
     out = _text(show_view(view))
-    assert "not finished" in out and "cut short" in out and "best so far" in out
+    assert "stopped" in out and "cut short" in out and "best so far" in out
     assert main(["report", str(run), "-o", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "readable part of the run" in html and "cut short" in html
@@ -176,7 +176,7 @@ def test_follow_redraws_until_the_run_finishes(tmp_path):
     assert not t.is_alive() and box["view"].finished
     assert len(naps) >= 5                             # it kept re-reading the run
     out = buf.getvalue()
-    assert "not finished" in out and ": finished" in out
+    assert "stopped" in out and ": finished" in out
 
 
 def test_report_content_is_self_contained_and_escaped(tmp_path):
