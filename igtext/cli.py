@@ -383,24 +383,37 @@ def _cmd_judge(a) -> None:
 
 
 def _judge(a, rd, task, run) -> None:
-    """`igtext judge` on a run directory whose lock this process holds."""
-    from igtext.judgments.annotators import TerminalAnnotator, ask, questions
+    """`igtext judge` on a run directory whose lock this process holds: each answer is
+    stored as it is given, and questions this annotator answered before are not asked
+    again (a later `judge` with the same seed asks the rest)."""
+    from igtext.judgments.annotators import TerminalAnnotator, ask, judgment, questions
     from igtext.judgments.store import JudgmentStore
     hyps = [d.text for d in run.hypotheses()]
     items = questions(hyps, [e.input for e in task.train + task.test], a.kind, a.n, a.seed,
                       a.rundir)
     store = JudgmentStore(a.store or rd.judgments)
+    answered = ({(c.z_a, c.z_b) for c in store.comparisons() if c.annotator == a.annotator}
+                if a.kind == "compare" else
+                {(j.z, j.x) for j in store.labels() if j.annotator == a.annotator})
+    items = [it for it in items if tuple(it) not in answered]
+    kept = []
+
+    def keep(kind: str, item: tuple, answer) -> None:
+        j = judgment(ann, kind, item, answer)
+        if j is not None:
+            store.add([j])
+            kept.append(j)
     if a.web:
         from igtext.judgments.web import WebAnnotator, WebCollector
         collector = WebCollector(a.port)
-        print(f"open {collector.url} (Ctrl-C to stop)", file=sys.stderr)
-        ann = WebAnnotator(collector, task.labels, a.annotator)
+        print(f"open {collector.url} (Ctrl-C to stop; every answer is stored as it is given)",
+              file=sys.stderr)
+        ann = WebAnnotator(collector, task.labels, a.annotator, on_answer=keep)
     else:
-        ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator)
+        ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator, on_answer=keep)
     with _session(ann):
-        new = ask(ann, items if a.kind == "compare" else [], items if a.kind == "label" else [])
-    store.add(new)
-    print(json.dumps({"recorded": len(new), "store": str(store.path), **store.counts()}))
+        ask(ann, items if a.kind == "compare" else [], items if a.kind == "label" else [])
+    print(json.dumps({"recorded": len(kept), "store": str(store.path), **store.counts()}))
 
 
 def _cmd_judgments(a) -> None:
@@ -506,8 +519,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"igtext: error: {safe(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("igtext: interrupted; `igtext resume` continues from the last checkpoint",
-              file=sys.stderr)
+        print("igtext: interrupted; " + (
+            "every answer given is stored; `igtext judge` again asks the rest"
+            if a.cmd == "judge" else "`igtext resume` continues from the last checkpoint"
+            if a.cmd in ("run", "resume") else "nothing more was done"), file=sys.stderr)
         return 130
     return 0
 

@@ -29,9 +29,17 @@ def _path(root: str | os.PathLike) -> Path:
 @contextlib.contextmanager
 def locked(root: str | os.PathLike, what: str):
     """Hold `root`'s lock while `what` ("igtext run", ...) works in it; raise `RunDirError`
-    naming the holder if another process has it."""
+    naming the holder if another process has it. A directory this process may not write in
+    (someone else's finished run, labelled or judged into a store elsewhere) is not
+    locked: yields None."""
     path = _path(root)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        if os.access(root, os.W_OK):
+            raise
+        yield None
+        return
     try:
         deadline = time.monotonic() + WAIT_S
         while True:

@@ -329,6 +329,36 @@ def tiny_run(tmp_path, tiny_dir):
     return tmp_path / "run"
 
 
+def test_killing_the_terminal_judge_midway_keeps_the_answers_given(tmp_path):
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+    run = Path(shutil.copytree(Path(__file__).parent / "data" / "recorded_run", tmp_path / "r"))
+    store = JudgmentStore(tmp_path / "j.sqlite")
+    cmd = [sys.executable, "-m", "igtext.cli", "judge", str(run), "--kind", "compare",
+           "--n", "4", "--store", str(store.path)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdin.write("a\nb\n")
+    p.stdin.flush()
+    end = time.monotonic() + 60
+    while len(store.comparisons()) < 2:           # stored as given, before the session ends
+        assert time.monotonic() < end and p.poll() is None
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "every answer given is stored" in err
+    assert [c.winner for c in store.comparisons()] == ["a", "b"]
+    r = subprocess.run(cmd, input="t\na\n", text=True, capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "[1/2]" in r.stderr and "[3/" not in r.stderr          # only the 2 not answered
+    assert json.loads(r.stdout.strip().splitlines()[-1])["recorded"] == 2
+    assert [c.winner for c in store.comparisons()] == ["a", "b", "tie", "a"]
+
+
 def test_cli_judge_terminal_import_export_and_fits(tiny_run, tiny_dir, tmp_path):
     import subprocess
     import sys

@@ -193,7 +193,7 @@ def test_host_token_content_type_and_origin_are_checked():
 
 
 def test_cli_judge_web_prints_the_refused_count(tmp_path):
-    run = Path(__file__).parent / "data" / "recorded_run"
+    run = Path(shutil.copytree(Path(__file__).parent / "data" / "recorded_run", tmp_path / "r"))
     p = subprocess.Popen([sys.executable, "-m", "igtext.cli", "judge", str(run), "--n", "1",
                           "--web", "--store", str(tmp_path / "j.sqlite")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -220,3 +220,49 @@ def test_cli_judge_web_prints_the_refused_count(tmp_path):
     assert p.returncode == 0, err
     assert json.loads(out.splitlines()[-1])["recorded"] == 1
     assert "1 request(s) refused" in err
+
+
+def _judge_web(run: Path, store: Path, n: int):
+    """`igtext judge --web` in a process of its own; the process and the page's URL."""
+    p = subprocess.Popen([sys.executable, "-m", "igtext.cli", "judge", str(run), "--n", str(n),
+                          "--web", "--store", str(store), "--seed", "5"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()
+    while not line.startswith("open "):
+        assert line, "no URL printed"
+        line = p.stderr.readline()
+    return p, line.split()[1]
+
+
+def test_closing_the_page_midway_keeps_every_answer_given(browser, tmp_path):
+    import signal
+
+    from igtext.judgments.store import JudgmentStore
+    run = Path(shutil.copytree(Path(__file__).parent / "data" / "recorded_run", tmp_path / "r"))
+    store = tmp_path / "j.sqlite"
+    p, url = _judge_web(run, store, 5)
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("document.getElementById('count').textContent === '0 / 5'")
+        page.keyboard.press("a")
+        page.wait_for_function("document.getElementById('count').textContent === '1 / 5'")
+        page.keyboard.press("b")
+        page.wait_for_function("document.getElementById('count').textContent === '2 / 5'")
+        page.close()                                      # the tab closed midway
+        assert [c.winner for c in JudgmentStore(store).comparisons()] == ["a", "b"]
+        p.send_signal(signal.SIGINT)                      # then Ctrl-C
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+    assert p.returncode == 130 and "every answer given is stored" in err
+    assert len(JudgmentStore(store).comparisons()) == 2
+    p, url = _judge_web(run, store, 5)                    # a later judge asks the rest
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("document.getElementById('count').textContent === '0 / 3'")
+    finally:
+        page.close()
+        p.kill()
+        p.communicate(timeout=60)

@@ -4,11 +4,13 @@ Every annotator has the same two batch-first methods:
     compare(pairs: [(z_a, z_b)]) -> ["a" | "b" | "tie"]
     label(items: [(z, x)]) -> [(answer, distribution or None)]
 and the `source` and `annotator` ids the store records. The web page (`web.py`) collects
-the same two kinds of judgment from a browser.
+the same two kinds of judgment from a browser. A person's annotators (terminal, web) also
+call `on_answer(kind, item, answer)` as each answer is given, so that `igtext judge` stores
+it at once: Ctrl-C or a closed tab loses nothing.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 from igtext.lm.base import LanguageModel, LogprobRequest
 from igtext.prompts import load_template
@@ -24,17 +26,29 @@ class Annotator(Protocol):
     def label(self, items: Sequence[tuple[str, str]]) -> list[tuple[str | None, dict | None]]: ...
 
 
+OnAnswer = Optional[Callable[[str, tuple, Any], None]]   # (kind, item, answer) as given
+
+
 def ask(annotator: Annotator, pairs: Sequence[tuple[str, str]],
         items: Sequence[tuple[str, str]]) -> list:
     """Ask `annotator` to compare `pairs` and label `items`; the `Comparison`s and
     `LabelJudgment`s it answered (skipped questions are left out), ready for the store."""
-    from igtext.judgments.store import Comparison, LabelJudgment
     winners = annotator.compare(pairs) if pairs else []
     answers = annotator.label(items) if items else []
+    got = ([judgment(annotator, "compare", p, w) for p, w in zip(pairs, winners)]
+           + [judgment(annotator, "label", it, a) for it, a in zip(items, answers)])
+    return [j for j in got if j is not None]
+
+
+def judgment(annotator: Annotator, kind: str, item: tuple[str, str], answer):
+    """One answer as the store keeps it (None for a skipped question): a compare answer is
+    "a", "b" or "tie"; a label answer is (answer, distribution or None)."""
+    from igtext.judgments.store import Comparison, LabelJudgment
     src, who = annotator.source, annotator.annotator
-    return ([Comparison(a, b, w, who, src) for (a, b), w in zip(pairs, winners) if w]
-            + [LabelJudgment(z, x, ans, dist, who, src)
-               for (z, x), (ans, dist) in zip(items, answers) if ans or dist])
+    if kind == "compare":
+        return Comparison(item[0], item[1], answer, who, src) if answer else None
+    ans, dist = answer
+    return LabelJudgment(item[0], item[1], ans, dist, who, src) if ans or dist else None
 
 
 def questions(hypotheses: Sequence[str], inputs: Sequence[str], kind: str, n: int,
@@ -58,8 +72,10 @@ class TerminalAnnotator:
     source = "person"
 
     def __init__(self, ask: Callable[[str], str], show: Callable[[str], None],
-                 labels: Sequence[str] | None, annotator: str = "person"):
+                 labels: Sequence[str] | None, annotator: str = "person",
+                 on_answer: OnAnswer = None):
         self.ask, self.show, self.labels, self.annotator = ask, show, labels, annotator
+        self.on_answer = on_answer or (lambda kind, item, answer: None)
 
     def compare(self, pairs):
         out = []
@@ -73,6 +89,7 @@ class TerminalAnnotator:
             if ans == "q":
                 break
             out.append({"a": "a", "b": "b", "t": "tie", "s": None}[ans])
+            self.on_answer("compare", (a, b), out[-1])
         return out
 
     def label(self, items):
@@ -91,6 +108,7 @@ class TerminalAnnotator:
             if ans.isdigit() and 1 <= int(ans) <= len(choices):
                 ans = choices[int(ans) - 1]
             out.append((ans, None))
+            self.on_answer("label", (z, x), out[-1])
         return out
 
 

@@ -19,7 +19,7 @@ import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 PAGE = Path(__file__).with_name("page.html")
@@ -28,8 +28,10 @@ PAGE = Path(__file__).with_name("page.html")
 class _Session:
     """The items being asked and the answers so far (thread-safe)."""
 
-    def __init__(self, kind: str, items: list, labels: Sequence[str] | None):
+    def __init__(self, kind: str, items: list, labels: Sequence[str] | None,
+                 on_answer: Callable[[int, object], None] | None = None):
         self.kind, self.items, self.labels = kind, items, list(labels or [])
+        self.on_answer = on_answer or (lambda index, value: None)
         self.answers: list = [None] * len(items)
         self.answered = [False] * len(items)
         self.lock = threading.Lock()
@@ -49,7 +51,9 @@ class _Session:
                             **body}
             return {"kind": self.kind, "finished": True, "done": n, "total": len(self.items)}
 
-    def answer(self, index: int, value) -> None:
+    def answer(self, index: int, value) -> bool:
+        """Record one answer (and pass it on to `on_answer`); whether it was the last. The
+        caller sets `done` once the page has been told "ok"."""
         with self.lock:
             if not 0 <= index < len(self.items) or self.answered[index]:
                 raise ValueError("unknown or already answered item")
@@ -59,8 +63,9 @@ class _Session:
                 raise ValueError(f"answer must be one of {sorted(map(str, allowed))}")
             self.answers[index] = value
             self.answered[index] = True
-            if all(self.answered):
-                self.done.set()
+            finished = all(self.answered)
+        self.on_answer(index, value)            # stored before the page hears "ok"
+        return finished
 
 
 class WebCollector:
@@ -137,10 +142,13 @@ class WebCollector:
                     return self._json(404, {"error": "not found"})
                 try:
                     data = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                    collector.session.answer(int(data["index"]), data.get("answer"))
+                    session = collector.session
+                    last = session.answer(int(data["index"]), data.get("answer"))
                 except (ValueError, KeyError, TypeError, AttributeError) as e:
                     return self._json(400, {"error": str(e)})
                 self._json(200, {"ok": True})
+                if last:                # the batch ends after the page heard its last "ok"
+                    session.done.set()
 
             def do_OPTIONS(self):       # only a cross-origin preflight asks: never allowed
                 self._refuse()
@@ -155,8 +163,11 @@ class WebCollector:
         """The page's address, with the session's token (give it only to the person judging)."""
         return f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
 
-    def ask(self, kind: str, items: list, labels=None, timeout: float | None = None) -> list:
-        self.session = _Session(kind, items, labels)
+    def ask(self, kind: str, items: list, labels=None, timeout: float | None = None,
+            on_answer: Callable[[int, object], None] | None = None) -> list:
+        """The answers to `items` (None: skipped, or not answered in `timeout`);
+        `on_answer(index, value)` is called as each comes."""
+        self.session = _Session(kind, items, labels, on_answer)
         self.session.done.wait(timeout)
         return list(self.session.answers)
 
@@ -171,13 +182,20 @@ class WebAnnotator:
     source = "person"
 
     def __init__(self, collector: WebCollector, labels: Sequence[str] | None,
-                 annotator: str = "person", timeout: float | None = None):
+                 annotator: str = "person", timeout: float | None = None,
+                 on_answer: Callable[[str, tuple, object], None] | None = None):
         self.collector, self.labels = collector, labels
         self.annotator, self.timeout = annotator, timeout
+        self.on_answer = on_answer or (lambda kind, item, answer: None)
 
     def compare(self, pairs):
-        return self.collector.ask("compare", list(pairs), timeout=self.timeout)
+        pairs = list(pairs)
+        return self.collector.ask("compare", pairs, timeout=self.timeout, on_answer=lambda i, v:
+                                  self.on_answer("compare", pairs[i], v))
 
     def label(self, items):
-        answers = self.collector.ask("label", list(items), self.labels, timeout=self.timeout)
+        items = list(items)
+        answers = self.collector.ask("label", items, self.labels, timeout=self.timeout,
+                                     on_answer=lambda i, v:
+                                     self.on_answer("label", items[i], (v, None)))
         return [(a, None) for a in answers]
