@@ -261,11 +261,11 @@ def _person(cfg, task):
     """A person answering step-3 questions at this terminal or in a browser, if asked for."""
     if not cfg.refresh.every or cfg.refresh.judge not in ("terminal", "web"):
         return None
-    from igtext.judgments.annotators import TerminalAnnotator
+    from igtext.judgments.annotators import TerminalAnnotator, task_context
     if cfg.refresh.judge == "terminal":
         return TerminalAnnotator(_ask, _show, task.labels)
     from igtext.judgments.web import WebAnnotator, WebCollector
-    collector = WebCollector(cfg.refresh.web_port)
+    collector = WebCollector(cfg.refresh.web_port, context=task_context(task))
     print(f"step-3 judgments: open {collector.url}", file=sys.stderr)
     return WebAnnotator(collector, task.labels)
 
@@ -386,7 +386,8 @@ def _judge(a, rd, task, run) -> None:
     """`igtext judge` on a run directory whose lock this process holds: each answer is
     stored as it is given, and questions this annotator answered before are not asked
     again (a later `judge` with the same seed asks the rest)."""
-    from igtext.judgments.annotators import TerminalAnnotator, ask, judgment, questions
+    from igtext.judgments.annotators import (TerminalAnnotator, ask, judgment, questions,
+                                             task_context)
     from igtext.judgments.store import JudgmentStore
     hyps = [d.text for d in run.hypotheses()]
     items = questions(hyps, [e.input for e in task.train + task.test], a.kind, a.n, a.seed,
@@ -396,19 +397,25 @@ def _judge(a, rd, task, run) -> None:
                 if a.kind == "compare" else
                 {(j.z, j.x) for j in store.labels() if j.annotator == a.annotator})
     items = [it for it in items if tuple(it) not in answered]
-    kept = []
+    kept: dict[tuple, object] = {}
 
     def keep(kind: str, item: tuple, answer) -> None:
         j = judgment(ann, kind, item, answer)
         if j is not None:
             store.add([j])
-            kept.append(j)
+            kept[(kind, tuple(item))] = j
+
+    def take_back(kind: str, item: tuple) -> None:
+        j = kept.pop((kind, tuple(item)), None)
+        if j is not None:
+            store.remove(j)
     if a.web:
         from igtext.judgments.web import WebAnnotator, WebCollector
-        collector = WebCollector(a.port)
+        collector = WebCollector(a.port, context=task_context(task))
         print(f"open {collector.url} (Ctrl-C to stop; every answer is stored as it is given)",
               file=sys.stderr)
-        ann = WebAnnotator(collector, task.labels, a.annotator, on_answer=keep)
+        ann = WebAnnotator(collector, task.labels, a.annotator, on_answer=keep,
+                           on_undo=take_back)
     else:
         ann = TerminalAnnotator(_ask, _show, task.labels, a.annotator, on_answer=keep)
     with _session(ann):

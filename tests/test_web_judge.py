@@ -61,15 +61,19 @@ def test_compare_and_label_pages(browser, tmp_path):
         assert box["out"] == ["a", "b", "tie"]
 
         t, box = _ask_in_background(ann.label, [("Curly fur means poodle.", "A curly dog."),
-                                                ("Snow means husky.", "A dog in snow.")])
+                                                ("Snow means husky.", "A dog in snow."),
+                                                ("Snow means husky.", "A dog on grass.")])
         page.wait_for_function("document.getElementById('x').textContent === 'A curly dog.'")
         assert [b.strip() for b in page.locator("#choices button").all_inner_texts()] == [
             "husky 1", "poodle 2", "labrador 3"]
         page.keyboard.press("2")
         page.wait_for_function("document.getElementById('x').textContent === 'A dog in snow.'")
         page.keyboard.press("s")
+        page.wait_for_function("document.getElementById('x').textContent === 'A dog on grass.'")
+        page.keyboard.press("u")                          # unsure: a uniform guess
         t.join(30)
-        assert box["out"] == [("poodle", None), (None, None)]
+        assert box["out"] == [("poodle", None), (None, None),
+                              (None, dict.fromkeys(("husky", "poodle", "labrador"), 1 / 3))]
         page.wait_for_selector("#done", state="visible")
         shot = tmp_path / "done.png"
         page.screenshot(path=str(shot))
@@ -245,12 +249,22 @@ def test_closing_the_page_midway_keeps_every_answer_given(browser, tmp_path):
     try:
         page.goto(url)
         page.wait_for_function("document.getElementById('count').textContent === '0 / 5'")
+        assert page.text_content("#task-name") == "husky"          # the task, beside it
+        assert page.locator("#task-examples li").count() == 3
+        assert "Plausible means" in page.text_content("#compare")
+        assert not page.locator("#compare .undo").is_visible()    # nothing to take back yet
         page.keyboard.press("a")
         page.wait_for_function("document.getElementById('count').textContent === '1 / 5'")
         page.keyboard.press("b")
         page.wait_for_function("document.getElementById('count').textContent === '2 / 5'")
-        page.close()                                      # the tab closed midway
         assert [c.winner for c in JudgmentStore(store).comparisons()] == ["a", "b"]
+        page.click("#compare .undo")                      # take "b" back: asked again
+        page.wait_for_function("document.getElementById('count').textContent === '1 / 5'")
+        assert [c.winner for c in JudgmentStore(store).comparisons()] == ["a"]
+        page.keyboard.press("u")                          # unsure: kept as a tie
+        page.wait_for_function("document.getElementById('count').textContent === '2 / 5'")
+        page.close()                                      # the tab closed midway
+        assert [c.winner for c in JudgmentStore(store).comparisons()] == ["a", "tie"]
         p.send_signal(signal.SIGINT)                      # then Ctrl-C
         out, err = p.communicate(timeout=60)
     finally:

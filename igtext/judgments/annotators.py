@@ -66,6 +66,12 @@ def questions(hypotheses: Sequence[str], inputs: Sequence[str], kind: str, n: in
     return [(rng.choice(list(hypotheses[:5])), rng.choice(list(inputs))) for _ in range(n)]
 
 
+def task_context(task, n_examples: int = 3) -> dict:
+    """What a person judging sees of the task: its name, labels and a few of D's examples."""
+    return {"name": task.name, "labels": list(task.labels or []),
+            "examples": [[e.input, e.label] for e in task.train[:n_examples]]}
+
+
 class TerminalAnnotator:
     """Asks a person through `ask(prompt) -> str` (the CLI passes `input`)."""
 
@@ -83,12 +89,13 @@ class TerminalAnnotator:
             self.show(f"\n[{i}/{len(pairs)}] Which instructions would you find more plausible?"
                       f"\n\n  A: {safe(a)}\n\n  B: {safe(b)}\n")
             while True:
-                ans = self.ask("a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
-                if ans in ("a", "b", "t", "s", "q"):
+                ans = self.ask("a / b / t(ie) / u(nsure) / s(kip) / q(uit): "
+                               ).strip().lower()[:1]
+                if ans in ("a", "b", "t", "u", "s", "q"):
                     break
             if ans == "q":
                 break
-            out.append({"a": "a", "b": "b", "t": "tie", "s": None}[ans])
+            out.append({"a": "a", "b": "b", "t": "tie", "u": "tie", "s": None}[ans])
             self.on_answer("compare", (a, b), out[-1])
         return out
 
@@ -99,9 +106,13 @@ class TerminalAnnotator:
             menu = "  ".join(f"{k + 1}) {safe(c)}" for k, c in enumerate(choices))
             self.show(f"\n[{i}/{len(items)}] Follow these instructions:\n\n  {safe(z)}\n\n"
                       f"Input: {safe(x)}\n{menu}")
-            ans = self.ask("answer (number or text; s to skip, q to quit): ").strip()
+            ans = self.ask("answer (number or text; u if unsure, s to skip, q to quit): ").strip()
             if ans.lower() == "q":
                 break
+            if ans.lower() == "u" and choices:          # a uniform guess over the labels
+                out.append((None, {c: 1 / len(choices) for c in choices}))
+                self.on_answer("label", (z, x), out[-1])
+                continue
             if ans.lower() == "s" or not ans:
                 out.append((None, None))
                 continue

@@ -112,6 +112,20 @@ class JudgmentStore:
                          j.annotator, j.source, j.time))
         return len(items)
 
+    def remove(self, j: Comparison | LabelJudgment) -> int:
+        """Delete the stored rows equal to `j` (an answer taken back); how many."""
+        with self._db:
+            if isinstance(j, Comparison):
+                cur = self._db.execute(
+                    "DELETE FROM comparisons WHERE z_a=? AND z_b=? AND winner=? AND annotator=? "
+                    "AND source=? AND time=?",
+                    (j.z_a, j.z_b, j.winner, j.annotator, j.source, j.time))
+            else:
+                cur = self._db.execute(
+                    "DELETE FROM labels WHERE z=? AND x=? AND answer IS ? AND annotator=? "
+                    "AND source=? AND time=?", (j.z, j.x, j.answer, j.annotator, j.source, j.time))
+        return cur.rowcount
+
     def comparisons(self) -> list[Comparison]:
         rows = self._db.execute("SELECT z_a, z_b, winner, annotator, source, time "
                                 "FROM comparisons ORDER BY rowid")

@@ -2,8 +2,12 @@
 item-labelling view), keyboard shortcuts and progress. Answers go to the store as they
 come. `WebAnnotator` serves a batch and returns when every item has an answer.
 
-Keys: compare: A or 1 or Left = A, B or 2 or Right = B, T or 0 = tie, S = skip.
-      label: 1..9 = that answer, S = skip.
+Keys: compare: A or 1 or Left = A, B or 2 or Right = B, T or 0 = tie, U = unsure (kept as a
+      tie: equally plausible as far as this person can tell), S = skip.
+      label: 1..9 = that answer, U = unsure (kept as a uniform guess over the labels),
+      S = skip. Z (both views) takes the previous answer of the batch back.
+The page shows the task beside each question (its name, labels and a few of D's examples,
+`context`) and what "plausible" asks.
 
 Other pages open in the same browser can send requests to 127.0.0.1 too, and forged answers
 would train the prior and M_L. So, as Jupyter does, the API asks for a per-session token (in
@@ -25,13 +29,21 @@ from urllib.parse import urlsplit
 PAGE = Path(__file__).with_name("page.html")
 
 
+UNSURE = "unsure"       # a label answer: the person cannot tell (a uniform guess)
+
+
 class _Session:
-    """The items being asked and the answers so far (thread-safe)."""
+    """The items being asked and the answers so far (thread-safe). `on_answer(index, value)`
+    hears each answer as it comes, `on_undo(index)` each one taken back."""
 
     def __init__(self, kind: str, items: list, labels: Sequence[str] | None,
-                 on_answer: Callable[[int, object], None] | None = None):
+                 on_answer: Callable[[int, object], None] | None = None,
+                 on_undo: Callable[[int], None] | None = None, context: dict | None = None):
         self.kind, self.items, self.labels = kind, items, list(labels or [])
         self.on_answer = on_answer or (lambda index, value: None)
+        self.on_undo = on_undo or (lambda index: None)
+        self.context = context or {}
+        self.history: list[int] = []
         self.answers: list = [None] * len(items)
         self.answered = [False] * len(items)
         self.lock = threading.Lock()
@@ -48,7 +60,7 @@ class _Session:
                     body = ({"a": item[0], "b": item[1]} if self.kind == "compare"
                             else {"z": item[0], "x": item[1], "labels": self.labels})
                     return {"kind": self.kind, "index": i, "done": n, "total": len(self.items),
-                            **body}
+                            "task": self.context, "can_undo": bool(self.history), **body}
             return {"kind": self.kind, "finished": True, "done": n, "total": len(self.items)}
 
     def answer(self, index: int, value) -> bool:
@@ -58,22 +70,36 @@ class _Session:
             if not 0 <= index < len(self.items) or self.answered[index]:
                 raise ValueError("unknown or already answered item")
             allowed = ({"a", "b", "tie", None} if self.kind == "compare"
-                       else set(self.labels) | {None})
+                       else set(self.labels) | {None, UNSURE})
             if value not in allowed:
                 raise ValueError(f"answer must be one of {sorted(map(str, allowed))}")
             self.answers[index] = value
             self.answered[index] = True
+            self.history.append(index)
             finished = all(self.answered)
         self.on_answer(index, value)            # stored before the page hears "ok"
         return finished
+
+    def undo(self) -> int:
+        """Take the batch's last answer back; its index (asked again next)."""
+        with self.lock:
+            if not self.history or self.done.is_set():
+                raise ValueError("nothing to take back")
+            index = self.history.pop()
+            self.answers[index], self.answered[index] = None, False
+        self.on_undo(index)
+        return index
 
 
 class WebCollector:
     """A local web server asking one batch at a time."""
 
-    def __init__(self, port: int = 0, title: str = "igtext judgments"):
+    def __init__(self, port: int = 0, title: str = "igtext judgments",
+                 context: dict | None = None):
+        """`context`: the task shown beside each question ({"name", "labels", "examples":
+        [[input, label], ...]})."""
         self.session: _Session | None = None
-        self.title = title
+        self.title, self.context = title, context or {}
         self.token = secrets.token_urlsafe(24)
         self.refused = 0                  # requests answered 403: see the module docstring
         self._refused_lock = threading.Lock()
@@ -131,14 +157,23 @@ class WebCollector:
                     self.end_headers()
                 elif path == "/api/next":
                     s = collector.session
-                    self._json(200, s.next() if s else {"finished": True, "done": 0, "total": 0})
+                    self._json(200, s.next() if s else {"finished": True, "done": 0, "total": 0,
+                                                        "task": collector.context})
                 else:
                     self._json(404, {"error": "not found"})
 
             def do_POST(self):
                 if not self._allowed(api=True):
                     return
-                if urlsplit(self.path).path != "/api/answer":
+                path = urlsplit(self.path).path
+                if path == "/api/undo":
+                    self.rfile.read(int(self.headers.get("content-length", 0) or 0))
+                    try:
+                        return self._json(200, {"ok": True,
+                                                "index": collector.session.undo()})
+                    except (ValueError, AttributeError) as e:
+                        return self._json(400, {"error": str(e)})
+                if path != "/api/answer":
                     return self._json(404, {"error": "not found"})
                 try:
                     data = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
@@ -164,10 +199,12 @@ class WebCollector:
         return f"http://127.0.0.1:{self.server.server_address[1]}/?token={self.token}"
 
     def ask(self, kind: str, items: list, labels=None, timeout: float | None = None,
-            on_answer: Callable[[int, object], None] | None = None) -> list:
-        """The answers to `items` (None: skipped, or not answered in `timeout`);
-        `on_answer(index, value)` is called as each comes."""
-        self.session = _Session(kind, items, labels, on_answer)
+            on_answer: Callable[[int, object], None] | None = None,
+            on_undo: Callable[[int], None] | None = None) -> list:
+        """The answers to `items` (None: skipped, or not answered in `timeout`; `UNSURE`);
+        `on_answer(index, value)` is called as each comes, `on_undo(index)` as one is taken
+        back."""
+        self.session = _Session(kind, items, labels, on_answer, on_undo, self.context)
         self.session.done.wait(timeout)
         return list(self.session.answers)
 
@@ -183,19 +220,32 @@ class WebAnnotator:
 
     def __init__(self, collector: WebCollector, labels: Sequence[str] | None,
                  annotator: str = "person", timeout: float | None = None,
-                 on_answer: Callable[[str, tuple, object], None] | None = None):
+                 on_answer: Callable[[str, tuple, object], None] | None = None,
+                 on_undo: Callable[[str, tuple], None] | None = None):
         self.collector, self.labels = collector, labels
         self.annotator, self.timeout = annotator, timeout
         self.on_answer = on_answer or (lambda kind, item, answer: None)
+        self.on_undo = on_undo or (lambda kind, item: None)
 
     def compare(self, pairs):
+        """"a", "b" or "tie" per pair (an unsure person's answer is a tie); None: skipped."""
         pairs = list(pairs)
-        return self.collector.ask("compare", pairs, timeout=self.timeout, on_answer=lambda i, v:
-                                  self.on_answer("compare", pairs[i], v))
+        return self.collector.ask(
+            "compare", pairs, timeout=self.timeout,
+            on_answer=lambda i, v: self.on_answer("compare", pairs[i], v),
+            on_undo=lambda i: self.on_undo("compare", pairs[i]))
 
     def label(self, items):
         items = list(items)
-        answers = self.collector.ask("label", items, self.labels, timeout=self.timeout,
-                                     on_answer=lambda i, v:
-                                     self.on_answer("label", items[i], (v, None)))
-        return [(a, None) for a in answers]
+        answers = self.collector.ask(
+            "label", items, self.labels, timeout=self.timeout,
+            on_answer=lambda i, v: self.on_answer("label", items[i], self._label(v)),
+            on_undo=lambda i: self.on_undo("label", items[i]))
+        return [self._label(a) for a in answers]
+
+    def _label(self, value) -> tuple:
+        """A label answer as annotators give it: (answer, distribution or None); unsure is
+        a uniform guess over the labels."""
+        if value == UNSURE:
+            return None, {y: 1 / len(self.labels) for y in self.labels}
+        return value, None
