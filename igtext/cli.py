@@ -128,9 +128,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--max-attempts", type=int)
     s.add_argument("--quiet", action="store_true")
 
-    lb = sub.add_parser("label", help="label a split with z*")
+    it = sub.add_parser("init", help="write a task-file skeleton to fill in")
+    it.add_argument("path", nargs="?", default="task.yaml")
+
+    lb = sub.add_parser("label", help="label a split, or any file of inputs, with z*")
     lb.add_argument("rundir")
     lb.add_argument("--split", default="test", choices=("train", "test"))
+    lb.add_argument("--input", metavar="FILE", help="label this file instead of a split: "
+                    "CSV/TSV with a header, JSONL objects with \"input\", or text, one input "
+                    "a line (an id and a gold label are used where given)")
+    lb.add_argument("--input-column", help="CSV/TSV/JSONL: the input's column (default input)")
+    lb.add_argument("--label-column", help="CSV/TSV: a gold label's column (default label)")
+    lb.add_argument("--id-column", help="CSV/TSV: the id's column (default id, else the line)")
     lb.add_argument("--out", required=True)
     lb.add_argument("--cache-dir")
     lb.add_argument("--base-url", help="the server again, for openai:NAME runs (never saved)")
@@ -307,6 +316,20 @@ def _cmd_resume(a) -> None:
                               changed={f"api.{k}": v for k, v in changed.items()}), task)
 
 
+def _cmd_init(a) -> None:
+    from importlib.resources import files
+    from pathlib import Path
+
+    from igtext.errors import InputError
+    out = Path(a.path)
+    if out.exists():
+        raise InputError("exists already; igtext init writes only a new file", file=str(out))
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise InputError("the skeleton is YAML: name the file .yaml", file=str(out))
+    out.write_text(files("igtext").joinpath("skeletons/task.yaml").read_text())
+    print(f"wrote {out}; fill it in, then: igtext run {out} --out runs/{out.stem}")
+
+
 def _cmd_label(a) -> None:
     from igtext.errors import InputError
     from igtext.label import label_mixture, label_split
@@ -314,14 +337,19 @@ def _cmd_label(a) -> None:
         raise InputError("--mixture must be >= 0, --abstain-below in [0, 1] and --min-weight "
                          "in [0, 1)", field="mixture")
     from igtext.runlock import locked
+    split = a.split
+    if a.input:
+        from igtext.tasks.table import read_inputs
+        split = read_inputs(a.input, {"input": a.input_column, "label": a.label_column,
+                                      "id": a.id_column})
     lm = _reopen(a.rundir, a.base_url)[3]
     with locked(a.rundir, "igtext label"):
         if a.mixture:
-            print(json.dumps(label_mixture(a.rundir, a.split, a.out, a.mixture,
+            print(json.dumps(label_mixture(a.rundir, split, a.out, a.mixture,
                                            a.abstain_below, model=lm, cache_dir=a.cache_dir,
                                            min_weight=a.min_weight)))
         else:
-            print(json.dumps(label_split(a.rundir, a.split, a.out, model=lm,
+            print(json.dumps(label_split(a.rundir, split, a.out, model=lm,
                                          cache_dir=a.cache_dir)))
 
 
@@ -513,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     a = parser.parse_args(argv)
     try:
-        {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "show": _cmd_show,
+        {"run": _cmd_run, "resume": _cmd_resume, "label": _cmd_label, "init": _cmd_init,
+         "show": _cmd_show,
          "judge": _cmd_judge, "judgments": _cmd_judgments, "fit-prior": _cmd_fit_prior,
          "fit-likelihood": _cmd_fit_likelihood, "fit-follower": _cmd_fit_follower,
          "diff": _cmd_diff, "traces": _cmd_traces,

@@ -1,4 +1,5 @@
-"""Label a split with z*: M_L(y | x, z*) for every example, written as JSONL."""
+"""Label a split, or any file of inputs (`igtext.tasks.table.read_inputs`), with z*:
+M_L(y | x, z*) for every example, written as JSONL."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence, Union
 
 from igtext import components
 from igtext.config import RunConfig
@@ -36,11 +38,16 @@ class FinishedRun:
         return self.result.best.text
 
 
-def finished_run(run_dir, split: str, model=None, cache_dir=None) -> FinishedRun:
-    """The finished run's task, config, result, the split's examples and its M_L."""
+Split = Union[str, Sequence[Example]]      # "train", "test", or examples of any source
+
+
+def finished_run(run_dir, split: Split, model=None, cache_dir=None) -> FinishedRun:
+    """The finished run's task, config, result, the split's examples (or the examples
+    given) and its M_L."""
     rd, task, cfg = read_run_dir(run_dir)
     result = read_result(rd)
-    examples = {"train": task.train, "test": task.test}.get(split)
+    examples = ({"train": task.train, "test": task.test}.get(split) if isinstance(split, str)
+                else tuple(split))
     if examples is None:
         raise RunDirError(f"unknown split {split!r} (train or test)", field="split")
     if model is None:
@@ -53,7 +60,7 @@ def finished_run(run_dir, split: str, model=None, cache_dir=None) -> FinishedRun
     return FinishedRun(task, cfg, result, tuple(examples), lik.lm.inner, lik.lm, lik)
 
 
-def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
+def label_split(run_dir: str | os.PathLike, split: Split, out: str | os.PathLike,
                 model: LanguageModel | None = None,
                 cache_dir: str | os.PathLike | None = None) -> dict:
     """Write one line per example: id, input, label, probs (classification), gold if known.
@@ -90,7 +97,7 @@ def label_split(run_dir: str | os.PathLike, split: str, out: str | os.PathLike,
             "lm_calls_cached": lm.usage.cached_calls}
 
 
-def label_mixture(run_dir: str | os.PathLike, split: str, out: str | os.PathLike, k: int,
+def label_mixture(run_dir: str | os.PathLike, split: Split, out: str | os.PathLike, k: int,
                   abstain_below: float = 0.0, model: LanguageModel | None = None,
                   cache_dir: str | os.PathLike | None = None, min_weight: float = 0.0) -> dict:
     """Label a split by the posterior over the run's top `k` z's (weights exp(objective),

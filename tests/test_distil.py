@@ -177,3 +177,40 @@ def test_labelling_uses_the_runs_fitted_M_L(tmp_path, tiny_dir, capsys):
     rep = json.loads(capsys.readouterr().out)
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert rep["accuracy"] == pytest.approx(result["test_accuracy"])
+
+
+def test_label_any_file_of_inputs_with_z_star(finished_run, tmp_path, capsys):
+    """`igtext label RUNDIR --input FILE`: CSV (columns by name or flag), JSONL and text; the
+    labels are the ones z* gives the same inputs as a split."""
+    run, task = finished_run
+    common = ["--cache-dir", str(tmp_path / "c")]
+    assert main(["label", str(run), "--out", str(tmp_path / "split.jsonl"), *common]) == 0
+    capsys.readouterr()
+    by_input = {r["input"]: r["label"] for r in
+                map(json.loads, (tmp_path / "split.jsonl").read_text().splitlines())}
+    xs = [e.input for e in task.test[:3]]
+    (tmp_path / "in.csv").write_text("text,gold\n" + "".join(
+        f'"{x}",{e.label}\n' for x, e in zip(xs, task.test)))
+    assert main(["label", str(run), "--input", str(tmp_path / "in.csv"), "--input-column",
+                 "text", "--label-column", "gold", "--out", str(tmp_path / "a.jsonl"),
+                 *common]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    rows = [json.loads(r) for r in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["2", "3", "4"]                 # the CSV's lines
+    assert [r["label"] for r in rows] == [by_input[x] for x in xs]
+    assert rep["accuracy"] == sum(r["label"] == r["gold"] for r in rows) / 3
+    (tmp_path / "in.txt").write_text("\n".join(xs) + "\n")
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"id": f"q{i}", "input": x}) + "\n"
+                                               for i, x in enumerate(xs)))
+    for name in ("in.txt", "in.jsonl"):
+        assert main(["label", str(run), "--input", str(tmp_path / name), "--out",
+                     str(tmp_path / "b.jsonl"), *common]) == 0
+        got = [json.loads(r) for r in (tmp_path / "b.jsonl").read_text().splitlines()]
+        assert [r["label"] for r in got] == [by_input[x] for x in xs]
+    assert got[0]["id"] == "q0" and json.loads(capsys.readouterr().out.splitlines()[-1])[
+        "accuracy"] is None
+    (tmp_path / "bad.csv").write_text("input,label\n")
+    assert main(["label", str(run), "--input", str(tmp_path / "bad.csv"), "--out",
+                 str(tmp_path / "c.jsonl"), "--input-column", "text"]) == 2
+    assert "bad.csv:1: field 'input': no column 'text' in the header (columns: input, label)" \
+        in capsys.readouterr().err

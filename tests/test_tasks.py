@@ -118,3 +118,39 @@ def test_the_simulated_person_follows_the_world_not_the_task_name(tmp_path):
                  + json.dumps({"split": "train", "id": 1, "input": "i", "label": "a"}) + "\n")
     with pytest.raises(InputError, match=r"t\.jsonl:1: field 'world': unknown simulated world"):
         read_task_file(p)
+
+
+def test_a_csv_task_file(tmp_path):
+    p = tmp_path / "news.csv"
+    p.write_text('split,id,input,label,source\n'
+                 'train,a,"Team wins the cup, says the Bugle",sports,web\n'
+                 'train,b,"Shares fall, says the Ledger",business,web\n'
+                 'test,c,"Striker signs, says the Ledger",sports,web\n'
+                 'test,,"Bank profits up, says the Bugle",,web\n')
+    t = load_task(p)
+    assert (t.name, t.labels) == ("news", ("business", "sports"))
+    assert [e.id for e in t.train + t.test] == ["a", "b", "c", "5"]      # no id: its line
+    assert t.test[1].label is None and t.train[0].input == "Team wins the cup, says the Bugle"
+    p.write_text("split,input,label\ntrain,x,sports\nvalid,y,business\n")
+    with pytest.raises(InputError) as e:
+        load_task(p)
+    assert (e.value.line, e.value.field) == (3, "split")
+    p.write_text("split,input\ntrain,x\n")
+    with pytest.raises(InputError) as e:
+        load_task(p)
+    assert (e.value.line, e.value.field) == (1, "label")
+    p.write_text("split,input,label\ntrain,x\n")
+    with pytest.raises(InputError, match="2 cells, the header has 3"):
+        load_task(p)
+
+
+def test_init_writes_a_skeleton_that_loads_and_never_overwrites(tmp_path, capsys):
+    from igtext.cli import main
+    p = tmp_path / "mine.yaml"
+    assert main(["init", str(p)]) == 0
+    assert f"igtext run {p} --out runs/mine" in capsys.readouterr().out
+    t = load_task(p)
+    assert t.labels == ("positive", "negative") and len(t.train) == 4 and len(t.test) == 2
+    before = p.read_text()
+    assert main(["init", str(p)]) == 2
+    assert "exists already" in capsys.readouterr().err and p.read_text() == before

@@ -4,6 +4,8 @@ JSONL: the first line is the header `{"name": ..., "labels": [...]?, "initial_hy
 "description": ...?, "world": ...?}`; every other line is one example
 `{"split": "train"|"test", "id": ..., "input": ..., "label": ...}`.
 YAML: one mapping with the header keys plus `train:` and `test:` lists of examples.
+CSV/TSV: a header row naming the columns `split`, `input`, `label` (and `id`, else the line
+number); the task is named after the file, its labels are the distinct labels in it.
 
 Every problem is reported as `FILE:LINE: field 'F': what is wrong`.
 """
@@ -33,7 +35,19 @@ def read_task_file(path: str | Path) -> Task:
     raw = p.read_bytes()
     if p.suffix.lower() in (".yaml", ".yml"):
         return _read_yaml(p, raw)
+    from igtext.tasks.table import TABLE_SUFFIXES
+    if p.suffix.lower() in TABLE_SUFFIXES:
+        return _read_table(p)
     return _read_jsonl(p, raw)
+
+
+def _read_table(p: Path) -> Task:
+    from igtext.tasks.table import read_rows
+    rows = read_rows(p, required=("split", "input", "label"))
+    labels = sorted({r["label"] for _, r in rows if r.get("label")})
+    header = {"name": p.stem, **({"labels": labels} if len(labels) >= 2 else {})}
+    return _build(p, header, 1, [(n, {**{k: v for k, v in r.items() if v is not None},
+                                      "id": r.get("id") or str(n)}) for n, r in rows])
 
 
 def _decode_lines(p: Path, raw: bytes) -> list[str]:
