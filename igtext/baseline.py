@@ -18,15 +18,27 @@ def tfidf_classifier(train: Sequence[Example]) -> Callable[[list[str]], list[str
     return lambda texts: list(clf.predict(texts))
 
 
-def tfidf_test_accuracy(task: Task) -> float | None:
-    """The baseline's accuracy on D' (None: an open-ended task, D with fewer than two
-    labels, no labelled D', or scikit-learn not installed)."""
+def tfidf_classifier_on(task: Task) -> tuple[dict[str, float], list[str]] | None:
+    """The baseline fitted on `task`'s D: its accuracy on D ("train") and on a labelled D'
+    ("test"), and its label for each input of D'. None for an open-ended task, D with fewer
+    than two labels, or scikit-learn not installed."""
     train = [e for e in task.train if e.label is not None]
-    test = [e for e in task.test if e.label is not None]
-    if not task.labels or len({e.label for e in train}) < 2 or not test:
+    if not task.labels or len({e.label for e in train}) < 2:
         return None
     try:
         predict = tfidf_classifier(train)
     except ImportError:
         return None
-    return sum(p == e.label for p, e in zip(predict([e.input for e in test]), test)) / len(test)
+    preds = predict([e.input for e in task.test]) if task.test else []
+    acc = {"train": sum(p == e.label for p, e in
+                        zip(predict([e.input for e in train]), train)) / len(train)}
+    scored = [(p, e.label) for p, e in zip(preds, task.test) if e.label is not None]
+    if scored:
+        acc["test"] = sum(p == g for p, g in scored) / len(scored)
+    return acc, preds
+
+
+def tfidf_test_accuracy(task: Task) -> float | None:
+    """The baseline's accuracy on a labelled D' (None where there is none)."""
+    got = tfidf_classifier_on(task)
+    return got[0].get("test") if got else None

@@ -201,7 +201,7 @@ def _proposal_templates(values: list[str]) -> dict[str, str]:
     return out
 
 
-def _print_result(res, task=None) -> None:
+def _print_result(res) -> None:
     from igtext.terminal import safe
     r = res.record
     print(f"\nz* ({r.best.id}):\n{safe(r.best.text)}\n")
@@ -213,12 +213,13 @@ def _print_result(res, task=None) -> None:
         name = "D " if split == "train" else "D'"
         print(f"accuracy on {name} ({split}): calibrated "
               f"{fmt(acc and acc.calibrated)}, raw {fmt(acc and acc.raw)}")
-    if task is not None:
-        from igtext.baseline import tfidf_test_accuracy
-        base = tfidf_test_accuracy(task)
-        if base is not None:
-            print(f"beside it, TF-IDF + logistic regression trained on D (no z): "
-                  f"D' accuracy {base:.3f}")
+    for b in r.baselines:
+        got = [f"{name} {fmt(b.accuracy[split].value(r.accuracy_mode))}"
+               for split, name in (("train", "D"), ("test", "D'")) if split in b.accuracy]
+        print(f"  baseline {b.name}: " + (", ".join(got) if got else "-")
+              + (f" ({safe(b.note)})" if b.note else ""))
+    if r.verdict():
+        print(r.verdict())
     dollars = f", ${r.lm_dollars:.4f}" if r.lm_dollars else ""
     print(f"LM calls {r.lm_calls} ({r.lm_calls_cached} cached), tokens {r.lm_tokens}"
           f"{dollars}, "
@@ -250,7 +251,7 @@ def _cmd_run(a) -> None:
     with _session(_person(cfg, task)) as annotator:
         rd = prepare_run_dir(a.out, task, cfg)
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
-                              annotator=annotator), task)
+                              annotator=annotator))
 
 
 def _ask(prompt: str) -> str:
@@ -313,7 +314,7 @@ def _cmd_resume(a) -> None:
     with _session(_person(cfg, task)) as annotator:
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,
                               annotator=annotator,
-                              changed={f"api.{k}": v for k, v in changed.items()}), task)
+                              changed={f"api.{k}": v for k, v in changed.items()}))
 
 
 def _cmd_init(a) -> None:

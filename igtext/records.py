@@ -77,6 +77,11 @@ class SplitAccuracy(Record):
     raw: Optional[float] = None
     calibrated: Optional[float] = None
 
+    def value(self, mode: str) -> Optional[float]:
+        """The accuracy in `mode` ("raw" or "calibrated"), else the raw one."""
+        got = getattr(self, mode)
+        return got if got is not None else self.raw
+
 
 class BestRecord(Record):
     id: str
@@ -90,8 +95,20 @@ class BestRecord(Record):
     search_accuracy: Optional[float] = None
 
 
+class Baseline(Record):
+    """What z* is measured against: M_L with no z, M_L with the task's initial z, TF-IDF +
+    logistic regression trained on D, or chance. `text` is the z read (None: none);
+    `note` says why a figure is missing."""
+    name: str
+    text: Optional[str] = None
+    accuracy: dict[str, SplitAccuracy] = {}
+    note: Optional[str] = None
+    predictions: list[Optional[str]] = []        # its label for each input of D', in order
+
+
 class RunResult(Record):
-    """result.json: z* and how it was found, what it cost, and its accuracy on D and D'."""
+    """result.json: z* and how it was found, what it cost, and its accuracy on D and D'
+    beside the baselines'."""
     format: int = FORMAT
     task: str
     model: str
@@ -120,7 +137,26 @@ class RunResult(Record):
     proposals_dropped: dict[str, int] = {}
     n_search_examples: int = 0
     templates: dict[str, str] = {}
+    baselines: list[Baseline] = []
+    test_predictions: list[Optional[str]] = []   # z*'s label for each input of D', in order
     wall_s: float = 0.0
+
+    def verdict(self) -> str | None:
+        """One plain line: whether z* beats the baselines on D' (None: nothing to compare)."""
+        mine = self.test_accuracy
+        if mine is None:
+            return None
+        others = [(b.name, b.accuracy["test"].value(self.accuracy_mode))
+                  for b in self.baselines if "test" in b.accuracy]
+        others = [(n, a) for n, a in others if a is not None]
+        if not others:
+            return None
+        name, best = max(others, key=lambda t: t[1])
+        if mine > best:
+            return f"z* beats every baseline on D': {mine:.3f} against {best:.3f} ({name})"
+        why = ("; z* adds nothing over asking the model with no instructions"
+               if name == "no z" else "")
+        return f"z* does NOT beat the baselines on D': {mine:.3f} against {best:.3f} ({name}){why}"
 
 
 # ---- checkpoint.json ----------------------------------------------------------------------

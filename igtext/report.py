@@ -60,6 +60,29 @@ def _diffs(path: list[Draft]) -> list[dict]:
     return out
 
 
+def _test_section(view: RunView) -> dict | None:
+    """D' example by example: each input with its gold label, z*'s label and each baseline's;
+    z*'s confusion matrix (gold rows, predicted columns); the inputs z* gets wrong. None
+    when the run recorded no labels for D' (unfinished, open-ended, or an older run)."""
+    r = view.result
+    if r is None or not r.test_predictions or not view.task:
+        return None
+    tests = list(view.task.get("test", []))
+    if len(tests) != len(r.test_predictions):
+        return None
+    cols = [b for b in r.baselines if len(b.predictions) == len(tests)]
+    rows = [{"id": e["id"], "input": e["input"], "gold": e.get("label"),
+             "z": r.test_predictions[i], "others": [b.predictions[i] for b in cols]}
+            for i, e in enumerate(tests)]
+    labels = list((view.task or {}).get("labels") or [])
+    golds = [row for row in rows if row["gold"] is not None]
+    matrix = [[sum(1 for row in golds if row["gold"] == g and row["z"] == p) for p in labels]
+              for g in labels]
+    return {"rows": rows, "baselines": [b.name for b in cols], "labels": labels,
+            "matrix": matrix, "wrong": [row for row in golds if row["z"] != row["gold"]],
+            "labelled": len(golds), "verdict": r.verdict()}
+
+
 def _delta(x, y):
     return None if x is None or y is None else y - x
 
@@ -86,6 +109,7 @@ def context(view: RunView, top: int = 8) -> dict:
                   "wall_s": view.elapsed()},
         "budget": (view.config or {}).get("budget", {}),
         "refreshes": view.refreshes, "made": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "test": _test_section(view),
     }
 
 

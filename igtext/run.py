@@ -15,7 +15,7 @@ from igtext.errors import BudgetExceeded, IgtextError, InputError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel, api_stats, describe
 from igtext.lm.budget import Budget, Usage
-from igtext.records import (FORMAT, BestRecord, Checkpoint, CheckpointEvent, Evaluate, Failed,
+from igtext.records import (FORMAT, Baseline, BestRecord, Checkpoint, CheckpointEvent, Evaluate, Failed,
                             Resume, RunEnd, RunResult, RunStart, Score, SplitAccuracy,
                             add_api_stats, read_record)
 from igtext.rundir import RunDir, write_json_atomic
@@ -72,22 +72,56 @@ def _restore(rd: RunDir) -> tuple[SearchState, Usage, int, float, dict | None]:
             ck.wall_s, ck.api)
 
 
-def _evaluate(likelihood: Likelihood, z: str, task: Task, backend: LanguageModel
-              ) -> tuple[dict[str, SplitAccuracy], str | None]:
-    """z*'s accuracy on D and D' (raw and calibrated); a note if the budget cut it short."""
+def _evaluate(likelihood: Likelihood, z: str, task: Task, backend: LanguageModel,
+              calibrated: bool) -> tuple[dict[str, SplitAccuracy], str | None, list]:
+    """z's accuracy on D and D' (raw and calibrated); a note if the budget cut it short;
+    and its label for each input of D' (classification; [] otherwise), in the run's mode."""
     acc: dict[str, SplitAccuracy] = {}
+    preds: list = []
     try:
         for split, exs in (("train", task.train), ("test", task.test)):
             if task.labels:
                 js = likelihood.judge(z, exs) if exs else []
                 acc[split] = SplitAccuracy(raw=_accuracy(js, exs, False),
                                            calibrated=_accuracy(js, exs, True))
+                if split == "test":
+                    preds = [j.predicted(calibrated) for j in js]
             else:
                 a = _open_accuracy(likelihood, z, exs, components.answer_tokens(backend, task))
                 acc[split] = SplitAccuracy(raw=a, calibrated=a)
     except BudgetExceeded as e:
-        return acc, str(e)
-    return acc, None
+        return acc, str(e), preds
+    return acc, None, preds
+
+
+def _baselines(likelihood, task: Task, backend: LanguageModel, calibrated: bool,
+               done: dict) -> list[Baseline]:
+    """M_L with no z and with the task's initial z on D and D' (after z*, within what is
+    left of the budget: a cut one says so), TF-IDF + LR on D, and chance. `done`: z's
+    already evaluated (z* may be the initial z), as `_evaluate` gives them."""
+    from igtext.baseline import tfidf_classifier_on
+    from igtext.rulewise import RulewiseLikelihood
+    out = []
+    zs = [("no z", "")] + ([("initial z", task.initial_hypothesis)]
+                           if task.initial_hypothesis else [])
+    for name, z in zs:
+        if name == "no z" and isinstance(likelihood, RulewiseLikelihood):
+            out.append(Baseline(name=name, text="", note="M_L reads z rule by rule: with no "
+                                "rule it only guesses (see chance)"))
+            continue
+        acc, note, preds = done[z] if z in done else _evaluate(likelihood, z, task, backend,
+                                                                 calibrated)
+        out.append(Baseline(name=name, text=z, accuracy=acc, note=note, predictions=preds))
+    tfidf = tfidf_classifier_on(task)
+    if tfidf is not None:
+        acc, preds = tfidf
+        out.append(Baseline(name="TF-IDF + LR on D", predictions=preds, accuracy={
+            k: SplitAccuracy(raw=v, calibrated=v) for k, v in acc.items()}))
+    if task.labels:
+        c = 1 / len(task.labels)
+        out.append(Baseline(name="chance", accuracy={
+            k: SplitAccuracy(raw=c, calibrated=c) for k in ("train", "test")}))
+    return out
 
 
 def execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
@@ -163,7 +197,11 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     likelihood = scorer.likelihood          # a refresh may have swapped in a fitted M_L
     lm.budget = likelihood.lm.budget = full
     with _logged_failure(log, state, failed):
-        acc, eval_note = _evaluate(likelihood, best.hypothesis.text, task, backend)
+        calibrated = config.likelihood.calibrate
+        evaluated = _evaluate(likelihood, best.hypothesis.text, task, backend, calibrated)
+        acc, eval_note, test_predictions = evaluated
+        baselines = _baselines(likelihood, task, backend, calibrated,
+                               {best.hypothesis.text: evaluated})
     mode = "calibrated" if config.likelihood.calibrate else "raw"
     log.emit(Evaluate(id=best.id, accuracy=acc, note=eval_note))
     wall = round(elapsed + time.time() - t_start, 2)
@@ -185,7 +223,8 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         likelihood_model=likelihood.lm.name, proposer_model=parts.proposer.lm.name,
         generations=state.generation, hypotheses_scored=len(state.scored),
         proposals_dropped=dict(state.dropped), n_search_examples=len(parts.examples),
-        templates=templates, wall_s=wall)
+        templates=templates, baselines=baselines, test_predictions=test_predictions,
+        wall_s=wall)
     log.emit(RunEnd(best=best.id, objective=best.objective, wall_s=wall))
     log.close()
     write_json_atomic(rd.result, result.to_dict())

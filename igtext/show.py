@@ -57,16 +57,21 @@ def _budget(view: RunView) -> Table:
     return t
 
 
-def _generations(view: RunView) -> Table:
+def _generations(view: RunView, compact: bool = False) -> Table:
+    """One row per generation; `compact` (a narrow terminal) leaves out the population,
+    calls and tokens (the budget table has the totals)."""
     t = Table(title="generations")
-    for col in ("gen", "best", "objective", "prior", "loglik", "pop.", "scored", "calls",
-                "tokens"):
+    cols = ("gen", "best", "objective", "prior", "loglik") + (
+        () if compact else ("pop.", "scored", "calls", "tokens"))
+    for col in cols:
         t.add_column(col, justify="right" if col != "best" else "left", no_wrap=True)
     for g in view.generations:
-        t.add_row(str(g.generation), safe(g.best or "", markup=True), _f(g.objective),
-                  _f(g.prior), _f(g.loglik),
-                  str(len(g.population)), str(g.scored_so_far), str(g.lm_calls or ""),
-                  str(g.lm_tokens or ""))
+        row = [str(g.generation), safe(g.best or "", markup=True), _f(g.objective),
+               _f(g.prior), _f(g.loglik)]
+        if not compact:
+            row += [str(len(g.population)), str(g.scored_so_far), str(g.lm_calls or ""),
+                    str(g.lm_tokens or "")]
+        t.add_row(*row)
     return t
 
 
@@ -80,8 +85,13 @@ def _partial(d: Draft) -> str:
     return f" (partial: on {d.n_scored} examples only)" if d.partial else ""
 
 
-def show_view(view: RunView, top: int = 5) -> Group:
-    """What `igtext show` prints, as one renderable."""
+COMPACT_BELOW = 110      # terminal columns under which tables leave out their side columns
+
+
+def show_view(view: RunView, top: int = 5, width: int | None = None) -> Group:
+    """What `igtext show` prints, as one renderable; `width` (the terminal's columns) under
+    `COMPACT_BELOW` drops side columns so the hypotheses' text stays readable."""
+    compact = width is not None and width < COMPACT_BELOW
     start = view.start
     parts: list = [Text.from_markup(
         f"[bold]{safe(view.root, markup=True)}[/bold]: {_status(view)}; task "
@@ -96,7 +106,7 @@ def show_view(view: RunView, top: int = 5) -> Group:
                if start.reading else ""))))
     for w in view.warnings:
         parts.append(Text(f"warning: {safe(w)}", style="yellow"))
-    parts.append(_generations(view))
+    parts.append(_generations(view, compact))
     best = view.best()
     if best:
         head = "z*" if view.finished else "best so far"
@@ -105,17 +115,29 @@ def show_view(view: RunView, top: int = 5) -> Group:
         parts.append(Text(breakdown(best)))
     if view.result:
         r = view.result
-        parts.append(Text(f"accuracy ({r.accuracy_mode}): D {_f(r.train_accuracy, '.3f')}"
+        parts.append(Text(f"accuracy of z* ({r.accuracy_mode}): D {_f(r.train_accuracy, '.3f')}"
                           f", D' {_f(r.test_accuracy, '.3f')}"))
+        for b in r.baselines:
+            accs = ", ".join(f"{name} {_f(b.accuracy[split].value(r.accuracy_mode), '.3f')}"
+                             for split, name in (("train", "D"), ("test", "D'"))
+                             if split in b.accuracy)
+            parts.append(Text(safe(f"  baseline {b.name}: {accs or '-'}"
+                                   + (f" ({b.note})" if b.note else ""))))
+        if r.verdict():
+            parts.append(Text(safe(r.verdict()), style="bold"))
     t = Table(title=f"top {top} hypotheses" + (" (scored under the last refit models)"
-                                              if view.refreshes else ""))
-    for col in ("id", "gen", "op", "objective", "prior", "loglik", "acc"):
+                                              if view.refreshes else ""),
+              caption="acc: accuracy on the search's scoring subset of D (not all of D)")
+    cols = ("id", "objective", "acc") if compact else (
+        "id", "gen", "op", "objective", "prior", "loglik", "acc")
+    for col in cols:
         t.add_column(col, no_wrap=True)
     t.add_column("text", min_width=20)
     for d in view.ranked(current=True)[:top]:
-        t.add_row(safe(d.id, markup=True), str(d.generation), safe(d.operator, markup=True),
-                  _f(d.objective), _f(d.prior),
-                  _f(d.loglik), _f(d.accuracy), Text(_short(d.text, 80)))
+        row = ([safe(d.id, markup=True), _f(d.objective), _f(d.accuracy)] if compact else
+               [safe(d.id, markup=True), str(d.generation), safe(d.operator, markup=True),
+                _f(d.objective), _f(d.prior), _f(d.loglik), _f(d.accuracy)])
+        t.add_row(*row, Text(_short(d.text, 80)))
     parts.append(t)
     if view.refreshes:
         parts.append(Text(f"step-3 refreshes: {len(view.refreshes)} (generations "
@@ -126,25 +148,42 @@ def show_view(view: RunView, top: int = 5) -> Group:
 
 def show(run_dir: str | os.PathLike, top: int = 5, console: Console | None = None) -> RunView:
     view = load_run(run_dir)
-    (console or Console()).print(show_view(view, top))
+    console = console or Console()
+    console.print(show_view(view, top, console.width))
     return view
 
 
 def follow(run_dir: str | os.PathLike, top: int = 5, interval: float = 2.0,
            console: Console | None = None, timeout: float | None = None,
            sleep: Callable[[float], None] = time.sleep) -> RunView:
-    """Re-read and redraw the run every `interval` seconds until it finishes (or `timeout`)."""
+    """Re-read and redraw the run every `interval` seconds until it finishes (or `timeout`).
+    Not on a terminal (piped, logged), the view is printed again each time the run logs a
+    new generation, and once at the end."""
     from rich.live import Live
 
     console = console or Console()
     view = load_run(run_dir)
     t0 = time.monotonic()
+
+    def going() -> bool:
+        return not view.finished and (timeout is None or time.monotonic() - t0 < timeout)
     try:
-        with Live(show_view(view, top), console=console, auto_refresh=False) as live:
-            while not view.finished and (timeout is None or time.monotonic() - t0 < timeout):
+        if not console.is_terminal:
+            console.print(show_view(view, top, console.width))
+            seen = (len(view.generations), view.finished)
+            while going():
                 sleep(interval)
                 view = load_run(run_dir)
-                live.update(show_view(view, top), refresh=True)
+                if (len(view.generations), view.finished) != seen:
+                    seen = (len(view.generations), view.finished)
+                    console.print(show_view(view, top, console.width))
+            return view
+        with Live(show_view(view, top, console.width), console=console,
+                  auto_refresh=False) as live:
+            while going():
+                sleep(interval)
+                view = load_run(run_dir)
+                live.update(show_view(view, top, console.width), refresh=True)
     except KeyboardInterrupt:          # stops following; the run itself is not touched
         console.print("stopped following (the run, if still going, goes on)")
     return view

@@ -13,7 +13,7 @@ from rich.console import Console
 from igtext.cli import main
 from igtext.report import render
 from igtext.runview import load_run
-from igtext.show import diff_view, follow, lineage_tree, show_view
+from igtext.show import diff_view, follow, lineage_tree, show, show_view
 from igtext.textdiff import word_diff
 
 RECORDED = Path(__file__).parent / "data" / "recorded_run"
@@ -290,3 +290,37 @@ def test_report_escapes_task_and_model_text_too(tmp_path):
     html = render(load_run(run))
     assert "<script" not in html and "<img src=x" not in html
     assert html.count("&lt;script&gt;") >= 3
+
+
+def test_show_puts_z_star_beside_its_baselines_and_reads_at_80_columns(tmp_path):
+    import igtext
+    from conftest import scripted_lm, toy_task
+    igtext.search(toy_task(8), model=scripted_lm(), out_dir=tmp_path / "run",
+                  cache_dir=tmp_path / "c", generations=1, population=2,
+                  settings={"search.offspring": 1, "search.elite": 1,
+                            "likelihood.search_examples": 4})
+    buf = io.StringIO()
+    show(tmp_path / "run", console=Console(file=buf, width=80, color_system=None))
+    out = buf.getvalue()
+    assert "baseline no z: D 0.250, D' 0.250" in out and "baseline chance" in out
+    assert "z* does NOT beat the baselines on D': 1.000 against 1.000 (TF-IDF + LR on D)" in out
+    assert max(len(ln) for ln in out.splitlines()) <= 80
+    assert "Label by the cue word: blue means husky;" in out       # the text column is wide
+    assert "acc: accuracy on the search's scoring subset of D" in out
+
+
+def test_follow_piped_prints_each_new_generation(tmp_path):
+    run = _copy(tmp_path)
+    _unfinish(run, keep=3)
+    events = (RECORDED / "events.jsonl").read_text()
+    buf, naps = io.StringIO(), []
+
+    def sleep(s):
+        naps.append(s)
+        if len(naps) == 2:                    # the run goes on to its end meanwhile
+            (run / "events.jsonl").write_text(events)
+            shutil.copy(RECORDED / "result.json", run / "result.json")
+    follow(run, interval=0, console=Console(file=buf, width=100, color_system=None),
+           timeout=30, sleep=sleep)
+    out = buf.getvalue()
+    assert out.count("generations") == 2 and ": finished" in out

@@ -55,3 +55,46 @@ def test_report_in_chromium(page, tmp_path):
     shot = tmp_path / "report.png"
     page.screenshot(path=str(shot), full_page=True)
     assert _distinct_colours(shot.read_bytes()) > 50
+
+
+def test_the_reports_d_prime_section_in_chromium(page, tmp_path):
+    """A finished run's report shows z*'s baselines, the verdict, z*'s confusion matrix on
+    D' and every input of D' with z*'s label and each baseline's; inputs stay text."""
+    from dataclasses import replace
+
+    import igtext
+    from conftest import scripted_lm, toy_task
+    from igtext.data import Example
+    task = toy_task(8)
+    task = replace(task, initial_hypothesis="Blue means husky.",
+                   test=task.test[:-1] + (Example("evil", EVIL, task.test[-1].label),))
+    res = igtext.search(task, model=scripted_lm(), out_dir=tmp_path / "run",
+                        cache_dir=tmp_path / "c", generations=1, population=2,
+                        settings={"search.offspring": 1, "search.elite": 1,
+                                  "likelihood.search_examples": 4})
+    r = res.record
+    assert [b.name for b in r.baselines] == ["no z", "initial z", "TF-IDF + LR on D", "chance"]
+    assert len(r.test_predictions) == len(task.test)
+    assert all(len(b.predictions) == len(task.test) for b in r.baselines[:3])
+    out = tmp_path / "report.html"
+    write_report(tmp_path / "run", out)
+    problems = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(out.as_uri())
+    assert page.evaluate("window.pwned") is None
+    assert r.verdict() in page.text_content("#verdict")
+    assert "initial z" in page.text_content("#baselines")
+    labels = list(task.labels)
+    cells = [[int(c) for c in page.locator(f"#confusion tr:nth-child({i + 2}) td")
+              .all_inner_texts()] for i in range(len(labels))]
+    gold = [e.label for e in task.test]
+    assert cells == [[sum(g == y and p == q for g, p in zip(gold, r.test_predictions))
+                      for q in labels] for y in labels]
+    page.click("#test-examples summary")
+    rows = page.locator("#test-predictions tr")
+    assert rows.count() == len(task.test) + 1
+    assert page.locator("#test-predictions th").all_inner_texts() == [
+        "id", "input", "gold", "z*", "no z", "initial z", "TF-IDF + LR on D"]
+    last = rows.nth(len(task.test)).locator("td").all_inner_texts()
+    assert last[0] == "evil" and last[1] == EVIL and last[3] == r.test_predictions[-1]
+    assert problems == []
