@@ -42,8 +42,9 @@ def trajectory(generations: Sequence[GenerationStat]) -> str | None:
     return _uri(fig)
 
 
-def population(drafts: Sequence[Draft], best: str | None) -> str | None:
-    """Every fully scored draft as prior against log-likelihood, coloured by generation."""
+def population(drafts: Sequence[Draft], best: str | None, named: int = 8) -> str | None:
+    """Every fully scored draft as prior against log-likelihood, coloured by generation;
+    the `named` best by objective (and z*) carry their ids, as the tables name them."""
     pts = [d for d in drafts if d.complete and d.prior is not None and d.loglik is not None]
     if not pts:
         return None
@@ -58,6 +59,10 @@ def population(drafts: Sequence[Draft], best: str | None) -> str | None:
         ax.scatter([top[0].prior], [top[0].loglik], marker="*", s=320, c="red",
                    edgecolors="black", label="best", zorder=3)
         ax.legend()
+    ranked = sorted(pts, key=lambda d: -(d.objective if d.objective is not None else -1e30))
+    for d in {d.id: d for d in ranked[:named] + top}.values():
+        ax.annotate(d.id, (d.prior, d.loglik), xytext=(4, 4), textcoords="offset points",
+                    fontsize=7, color="#333")
     ax.set_xlabel("prior  log P(z)")
     ax.set_ylabel("log-likelihood of D")
     ax.grid(alpha=0.3)

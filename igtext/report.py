@@ -83,6 +83,19 @@ def _test_section(view: RunView) -> dict | None:
             "labelled": len(golds), "verdict": r.verdict()}
 
 
+def _templates(view: RunView) -> list[dict]:
+    """Each prompt template the run used: its kind, file (a custom one from the config, else
+    the shipped file's name) and hash."""
+    from igtext.prompts import KINDS
+    config = view.config or {}
+    custom = {**((config.get("proposer") or {}).get("templates") or {}),
+              **(config.get("templates") or {})}
+    return [{"kind": kind, "hash": digest,
+             "file": custom.get(kind) or (f"igtext/templates/{KINDS[kind][0]}"
+                                          if kind in KINDS else "?")}
+            for kind, digest in sorted((view.start.templates or {}).items())]
+
+
 def _delta(x, y):
     return None if x is None or y is None else y - x
 
@@ -109,7 +122,8 @@ def context(view: RunView, top: int = 8) -> dict:
                   "wall_s": view.elapsed()},
         "budget": (view.config or {}).get("budget", {}),
         "refreshes": view.refreshes, "made": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "test": _test_section(view),
+        "test": _test_section(view), "dropped": view.dropped,
+        "templates": _templates(view),
     }
 
 

@@ -104,6 +104,12 @@ class RunView:
         return self.result or self.last
 
     @property
+    def dropped(self) -> list[Propose]:
+        """The proposals left out (unusable output: empty, a copy, too long, ...), each with
+        why and the model's raw output."""
+        return [e for e in self.events if isinstance(e, Propose) and e.id is None]
+
+    @property
     def refreshes(self) -> list[Refresh]:
         return [e for e in self.events if isinstance(e, Refresh)]
 

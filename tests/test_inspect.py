@@ -194,6 +194,24 @@ def test_report_content_is_self_contained_and_escaped(tmp_path):
         assert section in html
 
 
+def test_report_lists_dropped_proposals_templates_and_ids_on_the_scatter(tmp_path):
+    import base64
+    import re
+    run = _copy(tmp_path)
+    n_kept = len(load_run(run).drafts)
+    _append(run, {"event": "propose", "generation": 1, "operator": "refine", "parents": [],
+                  "id": None, "dropped": "empty after cleaning", "raw": EVIL})
+    view = load_run(run)
+    html = render(view)
+    assert f"{n_kept + 1} proposed: {n_kept} kept, 1 dropped" in html
+    table = html[html.index('id="dropped-table"'):]
+    assert "empty after cleaning" in table and "&lt;script&gt;window.pwned" in table
+    assert "<code>igtext/templates/propose_refine.j2</code>" in html
+    svg = base64.b64decode(re.search(r'id="plot-population" alt="[^"]*" src="data:image/svg'
+                                     r'\+xml;base64,([^"]+)"', html).group(1)).decode()
+    assert f"<!-- {view.best().id} -->" in svg                 # z*'s id written by it
+
+
 def test_incomplete_run_directory_is_reported_with_a_warning(tmp_path):
     run = _copy(tmp_path)
     (run / "task.json").unlink()
