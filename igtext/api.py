@@ -39,13 +39,14 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
            max_tokens: int | None = None, proposal_prompts: dict[str, str] | None = None,
            proposer_adapter: str | os.PathLike | None = None,
            generations: int | None = None, population: int | None = None,
-           settings: dict[str, Any] | None = None,
+           settings: dict[str, Any] | None = None, preset: str | None = None,
            progress: bool = False) -> SearchResult:
     """Search for z* on `task` and evaluate it on D and D'.
 
     Keyword settings (`seed`, `strategy`, `generations`, `population`, `max_calls`, ...)
     override `config`; `settings` maps any other config key, dotted, to its value
-    (`{"likelihood.search_examples": 16}`, see docs/configuration.md).
+    (`{"likelihood.search_examples": 16}`, see docs/configuration.md). `preset` ("quick",
+    "default", "thorough", `igtext.effort`) fills what neither sets.
 
     `model` is a CLI name (`smollm2-135m`, `gemma3-270m`, `hf:PATH`) or any object that
     implements `igtext.lm.LanguageModel`. `proposal_prompts` maps an operator
@@ -63,6 +64,8 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     if proposal_prompts:
         overrides["proposer.templates"] = {**cfg.proposer.templates, **proposal_prompts}
     cfg = cfg.with_overrides("igtext.search", **overrides)
+    from igtext import effort
+    cfg = effort.apply(cfg, preset)
     t = _task(task)
     if isinstance(model, (str, type(None))):    # loaded by name: a preset brings its parts
         from igtext.presets import resolve

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--search", choices=("evolution", "beam"))
     r.add_argument("--generations", type=int)
+    r.add_argument("--preset", choices=("quick", "default", "thorough"),
+                   help="how much search: quick (about 2 min on the demo), default, thorough "
+                        "(times: README); the config's and flags' settings win")
     r.add_argument("--max-calls", type=int, help="hard cap on LM calls")
     r.add_argument("--max-tokens", type=int, help="hard cap on LM tokens")
     r.add_argument("--model", help="smollm2-135m-person (default: SmolLM2-135M with the "
@@ -228,6 +231,7 @@ def _print_result(res) -> None:
 
 
 def _cmd_run(a) -> None:
+    from igtext import effort
     from igtext.components import absolute, load_backend, preflight
     from igtext.config import load_config
     from igtext.presets import resolve
@@ -245,7 +249,7 @@ def _cmd_run(a) -> None:
         "refresh.judge": a.judge, "proposer.adapter": absolute(a.proposer_adapter),
         "proposer.templates": {**cfg.proposer.templates, **prompts} if prompts else None})
     task = load_task(a.task)
-    cfg = resolve(cfg, task)
+    cfg = resolve(effort.apply(cfg, a.preset), task)
     preflight(task, cfg, a.out, cache_dir=a.cache_dir)      # before the model loads
     lm = load_backend(cfg)
     with _session(_person(cfg, task)) as annotator:

@@ -15,9 +15,9 @@ from igtext.errors import BudgetExceeded, IgtextError, InputError
 from igtext.likelihood import Likelihood, normalise_answer
 from igtext.lm.base import LanguageModel, api_stats, describe
 from igtext.lm.budget import Budget, Usage
-from igtext.records import (FORMAT, Baseline, BestRecord, Checkpoint, CheckpointEvent, Evaluate, Failed,
-                            Resume, RunEnd, RunResult, RunStart, Score, SplitAccuracy,
-                            add_api_stats, read_record)
+from igtext.records import (FORMAT, Baseline, BestRecord, Checkpoint, CheckpointEvent,
+                            Evaluate, Failed, Propose, Resume, RunEnd, RunResult, RunStart,
+                            Score, SplitAccuracy, add_api_stats, read_record)
 from igtext.rundir import RunDir, write_json_atomic
 from igtext.runlock import locked
 from igtext.runlog import RunLog
@@ -183,7 +183,7 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                               last["checkpoint"].model_copy(update={"api": api()}).to_dict())
 
     with _logged_failure(log, state, failed), \
-            _progress(progress, config.search.generations) as on_event:
+            _progress(progress, config.search) as on_event:
         log.listeners.append(on_event)
         run_search(ctx, parts.strategy, config.search.generations, checkpoint, refresher)
         log.listeners.remove(on_event)
@@ -246,35 +246,49 @@ def _logged_failure(log: RunLog, state: SearchState, then):
 
 
 class _progress:
-    """A rich progress bar over generations, fed by run-log events (silent when disabled)."""
+    """A rich progress bar over generations, fed by run-log events (silent when disabled).
+    It moves inside a generation too (drafts proposed and scored against the number a
+    generation makes), with the time elapsed and an estimate of the time left."""
 
-    def __init__(self, enabled: bool, generations: int):
-        self.enabled, self.total = enabled, generations + 1
+    def __init__(self, enabled: bool, search):
+        self.enabled, self.total = enabled, search.generations + 1
+        per_gen = (search.beam_width * search.expansions if search.strategy == "beam"
+                   else search.offspring)
+        self.expected = lambda gen: max(1, search.population if gen == 0 else per_gen)
 
     def __enter__(self):
         if not self.enabled:
             return lambda event: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        from rich.progress import TimeElapsedColumn
-        self.p = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
+        from rich.progress import (BarColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self.p = Progress(TextColumn("[bold]search"), BarColumn(),
                           TextColumn("{task.description}"), TimeElapsedColumn(),
-                          transient=False)
+                          TextColumn("left"), TimeRemainingColumn(), transient=False)
         self.p.start()
         self.t = self.p.add_task("proposing the initial population", total=self.total)
-        seen = {"best": None, "scored": 0}
+        seen = {"best": None, "gen": 0, "proposed": 0, "scored": 0, "done": 0}
 
         def on_event(e) -> None:
-            if isinstance(e, Score):
-                seen["scored"] += 1
+            if isinstance(e, (Propose, Score)) and e.generation != seen["gen"]:
+                seen.update(gen=e.generation, proposed=0, scored=0)
+            if isinstance(e, Propose):
+                seen["proposed"] += 1
+            elif isinstance(e, Score):
+                seen["scored"] += e.complete
                 if e.complete and (seen["best"] is None or e.objective > seen["best"]):
                     seen["best"] = e.objective
-            elif not isinstance(e, CheckpointEvent):
+            elif isinstance(e, CheckpointEvent):
+                seen["done"] = e.generation + 1
+            else:
                 return
-            gen = e.generation
+            gen = seen["gen"]
+            inside = min(0.95, seen["scored"] / self.expected(gen))
+            done = seen["done"] if seen["done"] > gen else gen + inside
             best = "" if seen["best"] is None else f", best objective {seen['best']:.2f}"
-            self.p.update(self.t, completed=gen + (1 if isinstance(e, CheckpointEvent) else 0),
-                          description=f"generation {gen}: {seen['scored']} scored{best}, "
-                                      f"{e.lm_calls} LM calls")
+            self.p.update(self.t, completed=done,
+                          description=f"generation {gen}/{self.total - 1}: "
+                                      f"{seen['proposed']} proposed, {seen['scored']} scored"
+                                      f"{best}, {e.lm_calls} LM calls")
         return on_event
 
     def __exit__(self, *exc):

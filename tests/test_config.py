@@ -133,3 +133,21 @@ def test_the_python_api_takes_common_settings_as_keywords(tmp_path):
     assert res.best is not None
     with pytest.raises(InputError, match="did you mean 'generations'"):
         igtext.search(toy_task(8), model=scripted_lm(), settings={"search.generatons": 1})
+
+
+def test_a_search_preset_fills_only_what_the_config_does_not_set(tmp_path):
+    from igtext import effort
+    from igtext.presets import resolve
+    quick = effort.apply(RunConfig(), "quick")
+    assert (quick.search.generations, quick.search.population,
+            quick.likelihood.search_examples) == (1, 3, 12)
+    mine = RunConfig().with_overrides(**{"search.population": 5})
+    got = effort.apply(mine, "thorough")
+    assert (got.search.population, got.search.generations, got.budget.max_calls) == (
+        5, 4, 400000)
+    assert effort.apply(mine, "default") == mine and effort.apply(mine, None) is mine
+    # the model preset fills what is still unset, after the search preset
+    both = resolve(effort.apply(RunConfig(), "quick"))
+    assert both.search.generations == 1 and both.likelihood.reading == "rules"
+    with pytest.raises(InputError, match="unknown preset 'fast'"):
+        effort.apply(RunConfig(), "fast")
