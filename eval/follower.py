@@ -80,6 +80,9 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--split", default="held_out", choices=("held_out", "validation"))
     ap.add_argument("--out", default=str(RESULTS / "follower.json"))
+    ap.add_argument("--keep-bare", action="store_true", help="take the bare model's rows from "
+                    "--out as they are (the same pairs: same --n, --seeds, --split) instead "
+                    "of scoring them again")
     args = ap.parse_args()
     from igtext import components
     from igtext.config import RunConfig
@@ -93,7 +96,16 @@ def main() -> None:
     lm = components.metered(components.load_backend(cfg), components.open_cache())
     templates = components.load_templates(cfg)
     rows = {}
-    arms = [("bare", None, "whole"), ("bare", None, "rules")] + [
+    kept = {}
+    if args.keep_bare:
+        old = json.loads(Path(args.out).read_text())
+        if (old.get("split"), old.get("seeds"), old.get("pairs")) != (
+                args.split, args.seeds, sum(len(r) for r in seeded.values())):
+            raise SystemExit(f"{args.out} was made on other pairs: score the bare model again")
+        kept = {k: {**v, "from": old["command"]} for k, v in old["arms"].items()
+                if k.startswith("bare")}
+    rows.update(kept)
+    arms = ([] if kept else [("bare", None, "whole"), ("bare", None, "rules")]) + [
         (name, path, components.fitted_reading(path))
         for name, path in (tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
                            for a in args.adapter)]
