@@ -144,7 +144,7 @@ def test_a_search_preset_fills_only_what_the_config_does_not_set(tmp_path):
     mine = RunConfig().with_overrides(**{"search.population": 5})
     got = effort.apply(mine, "thorough")
     assert (got.search.population, got.search.generations, got.budget.max_calls) == (
-        5, 4, 400000)
+        5, 3, 300000)
     assert effort.apply(mine, "default") == mine and effort.apply(mine, None) is mine
     # the model preset fills what is still unset, after the search preset
     both = resolve(effort.apply(RunConfig(), "quick"))
