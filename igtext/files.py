@@ -21,6 +21,18 @@ def read_text(path: str | Path, what: str = "file", error=InputError) -> str:
         raise error(f"not valid UTF-8 (byte {e.start})", file=str(p)) from None
 
 
+def read_bytes(path: str | Path, what: str = "file", max_bytes: int = 256 << 20) -> bytes:
+    """The file's bytes, or an `InputError` naming it (missing, a folder, over `max_bytes`)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} not found", file=str(p))
+    if p.is_dir():
+        raise InputError(f"is a directory, expected a {what}", file=str(p))
+    if p.stat().st_size > max_bytes:
+        raise InputError(f"file larger than {max_bytes >> 20} MiB", file=str(p))
+    return p.read_bytes()
+
+
 MAX_DEPTH = 64          # tasks, configs and judgments nest 4 deep; parsers recurse per level
 _STRINGS = {'"': re.compile(r'"(?:[^"\\\n]|\\.)*"'),
             "'": re.compile(r"'(?:[^'\n]|'')*'")}

@@ -16,19 +16,14 @@ from typing import Mapping
 
 from igtext.data import Example
 from igtext.errors import InputError
+from igtext.files import read_bytes
 
 TABLE_SUFFIXES = (".csv", ".tsv")
 MAX_FILE_BYTES = 256 << 20
 
 
 def _text(p: Path) -> str:
-    if not p.exists():
-        raise InputError("file not found", file=str(p))
-    if p.is_dir():
-        raise InputError("is a directory, expected a file", file=str(p))
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"file larger than {MAX_FILE_BYTES >> 20} MiB", file=str(p))
-    raw = p.read_bytes()
+    raw = read_bytes(p, "file", MAX_FILE_BYTES)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from igtext.data import Example, Task
 from igtext.errors import InputError
-from igtext.files import check_depth, json_value, yaml_loader
+from igtext.files import check_depth, json_value, read_bytes, yaml_loader
 
 MAX_LINE_BYTES = 1 << 20          # one example line; a 10 MB line is an error, not a hang
 MAX_FILE_BYTES = 256 << 20
@@ -26,13 +26,7 @@ EXAMPLE_KEYS = {"split", "id", "input", "label"}
 
 def read_task_file(path: str | Path) -> Task:
     p = Path(path)
-    if not p.exists():
-        raise InputError("task file not found", file=str(p))
-    if p.is_dir():
-        raise InputError("is a directory, expected a task file", file=str(p))
-    if p.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"file larger than {MAX_FILE_BYTES >> 20} MiB", file=str(p))
-    raw = p.read_bytes()
+    raw = read_bytes(p, "task file", MAX_FILE_BYTES)
     if p.suffix.lower() in (".yaml", ".yml"):
         return _read_yaml(p, raw)
     from igtext.tasks.table import TABLE_SUFFIXES
