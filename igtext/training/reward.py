@@ -6,6 +6,7 @@ log-odds scale of "a person prefers z", which is what the search adds as M_prior
 """
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Sequence
 
@@ -59,6 +60,9 @@ def _rewards(model, tok, texts: Sequence[str], max_length: int, batch: int = 16)
     return torch.cat(out) if out else torch.zeros(0)
 
 
+TRAIN_ACCURACY_PAIRS = 200     # training pairs the report's train accuracy reads (a sample)
+
+
 def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: str | Path,
               settings: LoraSettings = LoraSettings(), heldout: Sequence[tuple[str, str, str]] = (),
               base_name: str = "", progress: bool = True,
@@ -95,14 +99,17 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
         k = len(r) // 2
         return -torch.nn.functional.logsigmoid(r[:k] - r[k:]).mean()
     losses = train_steps(model, train, settings, collate, "fit prior", progress, bt_loss)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)                # before the (slow) accuracy passes
+    seen = pairs if len(pairs) <= TRAIN_ACCURACY_PAIRS else \
+        random.Random(settings.seed).sample(list(pairs), TRAIN_ACCURACY_PAIRS)
     report = {"train_pairs": len(train), "final_loss": sum(losses[-5:]) / len(losses[-5:]),
-              "train_accuracy": pairwise_accuracy(model, tok, pairs, settings.max_length)}
+              "train_accuracy": pairwise_accuracy(model, tok, seen, settings.max_length),
+              "train_accuracy_pairs": len(seen)}
     if heldout:
         report["heldout_pairs"] = sum(w in ("a", "b") for _, _, w in heldout)
         report["heldout_accuracy"] = pairwise_accuracy(model, tok, heldout, settings.max_length)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
     records = [{"z_a": a, "z_b": b, "winner": w} for a, b, w in pairs]
     save_meta(out, KIND, base_name or str(base_dir), settings, data_hash(records), report)
     return report
