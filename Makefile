@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean browser adapters
+.PHONY: setup demo test test-fast bench clean browser adapters ship-adapters
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "igtext needs Python 3.11+"'
@@ -42,23 +42,30 @@ browser:
 	@command -v tmux >/dev/null || { apt-get update -q && apt-get install -y -q tmux; }
 
 # Rebuild the learned person shipped in igtext/adapters/ from scratch, into build/adapters/
-# (two fits at a time, one thread each: about 2 h on 2 cores). eval/adapters.py then
-# scores the rebuilt ones beside the shipped ones; copy them over to ship them.
+# (two fits at a time, one thread each: about 75 min for the follower on one core, 80 min for
+# the describe proposer then the prior on the other). `make ship-adapters` then copies them
+# into igtext/adapters/ as the package ships them (float16 weights); eval/follower.py and
+# the prior's report score them.
 ADAPTERS := build/adapters
 adapters: setup
 	mkdir -p $(ADAPTERS)
 	OMP_NUM_THREADS=1 $(MAKE) -j2 $(ADAPTERS)/follower $(ADAPTERS)/prior-and-proposer
 
 $(ADAPTERS)/follower:
-	$(BIN)/igtext fit-follower --out $@.tmp --n 1600 --quiet && mv $@.tmp $@
+	$(BIN)/igtext fit-follower --out $@.tmp --n 6000 --lr 5e-4 --quiet && mv $@.tmp $@
 
 $(ADAPTERS)/prior-and-proposer:
 	$(BIN)/igtext traces worlds --out $(ADAPTERS)/describe.jsonl --n 1200
 	$(BIN)/igtext train-proposer --data $(ADAPTERS)/describe.jsonl --out $(ADAPTERS)/describe-proposer.tmp --epochs 1 --max-length 512 --lr 1e-3 --quiet
 	mv $(ADAPTERS)/describe-proposer.tmp $(ADAPTERS)/describe-proposer
-	$(BIN)/igtext fit-follower --prior --out $(ADAPTERS)/world-prior.tmp --n 1200 --quiet
+	$(BIN)/igtext fit-follower --prior --out $(ADAPTERS)/world-prior.tmp --n 1200 --max-length 256 --quiet
 	mv $(ADAPTERS)/world-prior.tmp $(ADAPTERS)/world-prior
 	touch $@
+
+ship-adapters:
+	for a in follower world-prior describe-proposer; do \
+	  $(BIN)/python -c "import sys; from igtext.training.lora import ship; ship(*sys.argv[1:])" \
+	    $(ADAPTERS)/$$a igtext/adapters/$$a; done
 
 test-fast: setup $(SERVER)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -52,6 +52,19 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
     from igtext.lm.registry import load_model
     base = components.metered(load_model(f"hf:{tiny_dir}"), None)
     assert "+likelihood:" in components.adapter_lm(base, "likelihood", out, f"hf:{tiny_dir}").name
+    # shipped as the package ships it: float16 weights, the same metadata and scores
+    from safetensors.torch import load_file
+
+    from igtext.training.lora import ship
+    shipped = ship(out, tmp_path / "shipped")
+    assert shipped["shipped_as"].startswith("float16") and shipped["provenance"] == prov
+    weights = load_file(str(tmp_path / "shipped" / "adapter_model.safetensors"))
+    assert {str(v.dtype) for v in weights.values()} == {"torch.float16"}
+    lm = components.adapter_lm(base, "likelihood", tmp_path / "shipped", f"hf:{tiny_dir}")
+    full = components.adapter_lm(base, "likelihood", out, f"hf:{tiny_dir}")
+    from igtext.lm.base import LogprobRequest
+    req = [LogprobRequest("A dog in snow. Answer:", " husky")]
+    assert abs(lm.logprob(req)[0].total - full.logprob(req)[0].total) < 0.05
 
 
 def test_a_tiny_world_prior_fit_reports_held_out_domains(tmp_path, tiny_dir):

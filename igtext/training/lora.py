@@ -249,3 +249,24 @@ def pad_answers(chunk, pad) -> dict:
         att[b, :len(seq)] = 1
         tgt[b, len(c):len(seq)] = torch.tensor(a)
     return {"input_ids": ids, "attention_mask": att, "labels": tgt}
+
+
+def ship(src: str | Path, dst: str | Path) -> dict:
+    """Copy the fitted adapter `src` to `dst` as it ships in the package: its weights cast to
+    float16 (half the size; scores differ from the float32 fit's by rounding only) and
+    `shipped_as` added to its metadata. Returns the metadata."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+    src, dst = Path(src), Path(dst)
+    meta = json.loads((src / META).read_text())
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("adapter_model.safetensors"))
+    weights = load_file(str(src / "adapter_model.safetensors"))
+    save_file({k: v.to(torch.float16) if v.is_floating_point() else v
+               for k, v in weights.items()}, str(dst / "adapter_model.safetensors"))
+    meta["shipped_as"] = "float16 weights (igtext/adapters, from a float32 fit)"
+    (dst / META).write_text(json.dumps(meta, indent=2))
+    return meta
