@@ -349,7 +349,9 @@ def test_killing_the_terminal_judge_midway_keeps_the_answers_given(tmp_path):
         assert time.monotonic() < end and p.poll() is None
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    p.wait(timeout=60)                 # stdin left open: the answer to come is Ctrl-C, not EOF
+    err = p.stderr.read()
+    p.stdin.close()
     assert p.returncode == 130 and "every answer given is stored" in err
     assert [c.winner for c in store.comparisons()] == ["a", "b"]
     r = subprocess.run(cmd, input="t\na\n", text=True, capture_output=True, timeout=120)

@@ -263,7 +263,8 @@ def ship(src: str | Path, dst: str | Path) -> dict:
     meta = json.loads((src / META).read_text())
     if dst.exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("adapter_model.safetensors"))
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(   # weights cast below; no model card
+        "adapter_model.safetensors", "README.md", "checkpoint-*"))
     weights = load_file(str(src / "adapter_model.safetensors"))
     save_file({k: v.to(torch.float16) if v.is_floating_point() else v
                for k, v in weights.items()}, str(dst / "adapter_model.safetensors"))
