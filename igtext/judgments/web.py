@@ -181,9 +181,11 @@ class WebCollector:
                     last = session.answer(int(data["index"]), data.get("answer"))
                 except (ValueError, KeyError, TypeError, AttributeError) as e:
                     return self._json(400, {"error": str(e)})
-                self._json(200, {"ok": True})
-                if last:                # the batch ends after the page heard its last "ok"
-                    session.done.set()
+                try:
+                    self._json(200, {"ok": True})
+                finally:                # the batch ends after the page heard its last "ok"
+                    if last:            # (or could not: a closed tab)
+                        session.done.set()
 
             def do_OPTIONS(self):       # only a cross-origin preflight asks: never allowed
                 self._refuse()
