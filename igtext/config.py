@@ -183,6 +183,12 @@ class LoraRecipes(_Strict):
                 for k, v in data.items()}
 
 
+class EvaluationConfig(_Strict):
+    """What a run scores after the search, besides z*."""
+    baselines: bool = Field(True, description="also score M_L with no z and with the task's "
+                            "initial z on D and D' (within the budget left), and TF-IDF + LR")
+
+
 class RunConfig(_Strict):
     model: str = Field("smollm2-135m-person", description="a model name (igtext.lm.registry):"
                        " the default preset is SmolLM2-135M with the learned person "
@@ -196,6 +202,7 @@ class RunConfig(_Strict):
     api: APIConfig = APIConfig()
     refresh: RefreshConfig = RefreshConfig()
     lora: LoraRecipes = LoraRecipes()
+    evaluation: EvaluationConfig = EvaluationConfig()
     templates: dict[Literal["likelihood", "likelihood_rule", "prior_judge", "prior_text"],
                     str] = {}
 

@@ -200,8 +200,9 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
         calibrated = config.likelihood.calibrate
         evaluated = _evaluate(likelihood, best.hypothesis.text, task, backend, calibrated)
         acc, eval_note, test_predictions = evaluated
-        baselines = _baselines(likelihood, task, backend, calibrated,
-                               {best.hypothesis.text: evaluated})
+        baselines = (_baselines(likelihood, task, backend, calibrated,
+                                {best.hypothesis.text: evaluated})
+                     if config.evaluation.baselines else [])
     mode = "calibrated" if config.likelihood.calibrate else "raw"
     log.emit(Evaluate(id=best.id, accuracy=acc, note=eval_note))
     wall = round(elapsed + time.time() - t_start, 2)

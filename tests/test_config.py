@@ -151,3 +151,14 @@ def test_a_search_preset_fills_only_what_the_config_does_not_set(tmp_path):
     assert both.search.generations == 1 and both.likelihood.reading == "rules"
     with pytest.raises(InputError, match="unknown preset 'fast'"):
         effort.apply(RunConfig(), "fast")
+
+
+def test_baselines_can_be_left_out(tmp_path):
+    import igtext
+    from conftest import scripted_lm, toy_task
+    res = igtext.search(toy_task(8), model=scripted_lm(), out_dir=tmp_path / "r", generations=1,
+                        population=2, settings={"search.offspring": 1, "search.elite": 1,
+                                                "likelihood.search_examples": 4,
+                                                "evaluation.baselines": False})
+    assert res.record.baselines == [] and res.record.verdict() is None
+    assert res.record.test_predictions                  # z*'s own labels of D' are kept

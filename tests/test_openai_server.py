@@ -110,7 +110,8 @@ CONFIG = {"model": "openai:smollm2-135m", "seed": 2,
                   "max_attempts": 10},
           "search": {"generations": 1, "population": 2, "offspring": 2, "elite": 1},
           "likelihood": {"search_examples": 4},
-          "proposer": {"max_new_tokens": 32, "n_examples": 3}}
+          "proposer": {"max_new_tokens": 32, "n_examples": 3},
+          "evaluation": {"baselines": False}}    # z* is what is compared; the rest is slow here
 
 
 def _search(tmp_path, name, url, timeout_s):
