@@ -109,8 +109,8 @@ def test_every_bad_field_is_reported_at_once_with_the_nearest_known_name(tmp_pat
         f"{p}:3: field 'search.generatons': unknown field (did you mean 'generations'?)",
         f"{p}:4: field 'search.populaton': unknown field (did you mean 'population'?)",
         f"{p}:6: field 'budget.max_call': unknown field (did you mean 'max_calls'?)",
-        f"{p}:7: field 'zzz': unknown field (known: api, budget, likelihood, lora, model, "
-        "prior, proposer, refresh, search, seed, templates)"]
+        f"{p}:7: field 'zzz': unknown field (known: api, budget, evaluation, likelihood, lora, "
+        "model, prior, proposer, refresh, search, seed, templates)"]
     assert (e.value.line, e.value.field) == (3, "search.generatons")
 
 
