@@ -340,8 +340,11 @@ def test_killing_the_terminal_judge_midway_keeps_the_answers_given(tmp_path):
     store = JudgmentStore(tmp_path / "j.sqlite")
     cmd = [sys.executable, "-m", "igtext.cli", "judge", str(run), "--kind", "compare",
            "--n", "4", "--store", str(store.path)]
+    # Ctrl-C as a terminal sends it, whatever this process does with SIGINT (a child started
+    # with SIGINT ignored, as after some earlier tests, would ignore it too)
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     p.stdin.write("a\nb\n")
     p.stdin.flush()
     end = time.monotonic() + 60

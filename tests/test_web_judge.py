@@ -228,9 +228,11 @@ def test_cli_judge_web_prints_the_refused_count(tmp_path):
 
 def _judge_web(run: Path, store: Path, n: int):
     """`igtext judge --web` in a process of its own; the process and the page's URL."""
+    import signal
     p = subprocess.Popen([sys.executable, "-m", "igtext.cli", "judge", str(run), "--n", str(n),
                           "--web", "--store", str(store), "--seed", "5"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     line = p.stderr.readline()
     while not line.startswith("open "):
         assert line, "no URL printed"
