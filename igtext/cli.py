@@ -217,10 +217,7 @@ def _print_result(res) -> None:
         print(f"accuracy on {name} ({split}): calibrated "
               f"{fmt(acc and acc.calibrated)}, raw {fmt(acc and acc.raw)}")
     for b in r.baselines:
-        got = [f"{name} {fmt(b.accuracy[split].value(r.accuracy_mode))}"
-               for split, name in (("train", "D"), ("test", "D'")) if split in b.accuracy]
-        print(f"  baseline {b.name}: " + (", ".join(got) if got else "-")
-              + (f" ({safe(b.note)})" if b.note else ""))
+        print("  " + safe(b.line(r.accuracy_mode)))
     if r.verdict():
         print(r.verdict())
     dollars = f", ${r.lm_dollars:.4f}" if r.lm_dollars else ""

@@ -105,6 +105,15 @@ class Baseline(Record):
     note: Optional[str] = None
     predictions: list[Optional[str]] = []        # its label for each input of D', in order
 
+    def line(self, mode: str) -> str:
+        """One line for the terminal: "baseline NAME: D 0.250, D' 0.250 (note)" (untrusted
+        text: the caller makes it safe)."""
+        accs = [f"{name} " + ("n/a" if (v := self.accuracy[split].value(mode)) is None
+                              else f"{v:.3f}")
+                for split, name in (("train", "D"), ("test", "D'")) if split in self.accuracy]
+        return (f"baseline {self.name}: {', '.join(accs) or '-'}"
+                + (f" ({self.note})" if self.note else ""))
+
 
 class RunResult(Record):
     """result.json: z* and how it was found, what it cost, and its accuracy on D and D'

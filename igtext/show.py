@@ -118,11 +118,7 @@ def show_view(view: RunView, top: int = 5, width: int | None = None) -> Group:
         parts.append(Text(f"accuracy of z* ({r.accuracy_mode}): D {_f(r.train_accuracy, '.3f')}"
                           f", D' {_f(r.test_accuracy, '.3f')}"))
         for b in r.baselines:
-            accs = ", ".join(f"{name} {_f(b.accuracy[split].value(r.accuracy_mode), '.3f')}"
-                             for split, name in (("train", "D"), ("test", "D'"))
-                             if split in b.accuracy)
-            parts.append(Text(safe(f"  baseline {b.name}: {accs or '-'}"
-                                   + (f" ({b.note})" if b.note else ""))))
+            parts.append(Text("  " + safe(b.line(r.accuracy_mode))))
         if r.verdict():
             parts.append(Text(safe(r.verdict()), style="bold"))
     t = Table(title=f"top {top} hypotheses" + (" (scored under the last refit models)"
