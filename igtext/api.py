@@ -73,6 +73,7 @@ def search(task: Task | str | os.PathLike, *, config: RunConfig | str | os.PathL
     components.preflight(t, cfg, out_dir, backend_given=not isinstance(model, (str, type(None))),
                          cache_dir=cache_dir)
     lm = _model(cfg, model)
+    components.check_scoring(t, cfg, lm)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="igtext-run-"))
     rd = prepare_run_dir(out, t, cfg)
     return execute(rd, t, cfg, lm, cache_dir, progress=progress)

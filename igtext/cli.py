@@ -229,7 +229,7 @@ def _print_result(res) -> None:
 
 def _cmd_run(a) -> None:
     from igtext import effort
-    from igtext.components import absolute, load_backend, preflight
+    from igtext.components import absolute, check_scoring, load_backend, preflight
     from igtext.config import load_config
     from igtext.presets import resolve
     from igtext.run import execute
@@ -249,6 +249,7 @@ def _cmd_run(a) -> None:
     cfg = resolve(effort.apply(cfg, a.preset), task)
     preflight(task, cfg, a.out, cache_dir=a.cache_dir)      # before the model loads
     lm = load_backend(cfg)
+    check_scoring(task, cfg, lm)
     with _session(_person(cfg, task)) as annotator:
         rd = prepare_run_dir(a.out, task, cfg)
         _print_result(execute(rd, task, cfg, lm, a.cache_dir, progress=not a.quiet,

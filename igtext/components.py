@@ -23,7 +23,7 @@ from igtext.config import RunConfig
 from igtext.data import Example, Task
 from igtext.errors import InputError
 from igtext.likelihood import Likelihood
-from igtext.lm.base import LanguageModel, LogprobRequest, dollars
+from igtext.lm.base import LanguageModel, LogprobRequest, describe, dollars
 from igtext.lm.budget import Budget, Usage
 from igtext.lm.cache import DiskCache, MeteredLM, default_cache_dir
 from igtext.objective import Scorer
@@ -34,7 +34,8 @@ from igtext.rulewise import RulewiseLikelihood
 from igtext.rundir import RunDir, check_run_dir_free
 from igtext.search.base import Strategy
 
-SCORING_TEMPLATES = ("likelihood", "likelihood_rule", "prior_judge", "prior_text")
+SCORING_TEMPLATES = ("likelihood", "likelihood_rule", "prior_judge", "prior_text",
+                     "chat_choice")
 
 
 def load_templates(config: RunConfig) -> dict[str, Template]:
@@ -49,17 +50,35 @@ def load_templates(config: RunConfig) -> dict[str, Template]:
 
 def load_backend(config: RunConfig) -> LanguageModel:
     """The config's model; any failure to load or reach it is bad input (`InputError`), and
-    so is a model that gives no log-probabilities (the search scores M_L by likelihood)."""
+    so is a server that can score nothing (no log-probabilities, no chat answers)."""
     from igtext.errors import ModelError
     from igtext.lm.registry import load_model
     try:
         lm = load_model(config.model, config.api)
     except ModelError as e:
         raise InputError(str(e), field="model") from None
-    if not lm.supports_logprobs:
-        raise InputError(f"{lm.name} gives no log-probabilities, and the search scores "
-                         f"M_L(y|x,z) by likelihood", field="model")
+    if not lm.supports_logprobs and describe(lm).exact:
+        raise InputError(f"{lm.name} gives no log-probabilities and is not read by chat or "
+                         f"sampling, and the search scores M_L(y|x,z)", field="model")
     return lm
+
+
+def check_scoring(task: Task, config: RunConfig, backend: LanguageModel) -> None:
+    """What the loaded model's method can score (before the run directory is made): labels
+    it can name, and prior terms it can read."""
+    from igtext.choice import check_options
+    from igtext.rulewise import none_answer
+    info = describe(backend)
+    if task.labels:
+        check_options(task.labels, info.logprob_method)
+        if config.likelihood.reading == "rules":
+            check_options(task.labels + (none_answer(task.labels),), info.logprob_method)
+    if not info.exact and not config.prior.adapter and (config.prior.lm_weight
+                                                        or config.prior.token_cost):
+        raise InputError(f"prior.lm_weight and prior.token_cost need exact log-probabilities; "
+                         f"{backend.name} is read by {info.logprob_method!r}: set them to 0",
+                         field="prior.lm_weight")
+    check_budget(task, config, backend)
 
 
 def open_cache(cache_dir: str | os.PathLike | None = None) -> DiskCache:
@@ -122,14 +141,15 @@ def likelihood(lm: MeteredLM, config: RunConfig, task: Task,
                              f"{fitted}", file=str(adapter), field="likelihood.reading")
         lm = adapter_lm(lm, "likelihood", adapter, config.model)
     kind = "likelihood_rule" if reading == "rules" else "likelihood"
-    template = (templates[kind] if templates is not None
-                else load_template(kind, config.templates.get(kind)))
+    template, chat = ((templates[kind], templates["chat_choice"]) if templates is not None
+                      else (load_template(kind, config.templates.get(kind)),
+                            load_template("chat_choice", config.templates.get("chat_choice"))))
     if reading == "rules":
         if not task.labels:
             raise InputError("M_L read rule by rule needs a label set; this task is "
                              "open-ended", field="likelihood.reading")
-        return RulewiseLikelihood(lm, template, task.labels)
-    return Likelihood(lm, template, task.labels, config.likelihood.content_free)
+        return RulewiseLikelihood(lm, template, task.labels, chat)
+    return Likelihood(lm, template, task.labels, config.likelihood.content_free, chat)
 
 
 _READINGS = {"whole": "whole", "rules": "rule by rule"}
@@ -155,7 +175,7 @@ def prior(lm: MeteredLM, config: RunConfig, task: Task, templates: dict[str, Tem
     p = config.prior
     return Prior(lm, templates["prior_judge"], templates["prior_text"],
                  PriorWeights(p.judge_weight, p.lm_weight, p.token_cost), task.labels,
-                 task.description)
+                 task.description, templates["chat_choice"])
 
 
 def proposer(lm: MeteredLM, config: RunConfig, task: Task,
@@ -224,35 +244,46 @@ def eval_sets(task: Task) -> list[list[Example]]:
     return [s for s in sets if s]
 
 
-def calls_per_z(task: Task, config: RunConfig, n: int, seeds: tuple[str, ...] = ()) -> int:
-    """LM calls that judging `n` examples under one z takes: one per label (+1 example: the
-    content-free calibration row), or, read rule by rule, one per rule and answer
-    (`rulewise.rules_reserved` rules)."""
+def per_question(lm: LanguageModel | None, n_options: int) -> int:
+    """LM calls one question with `n_options` answers (0: open-ended) costs on `lm`
+    (`choice.calls_per_question`); without a model, as on one read exactly."""
+    from igtext.choice import calls_per_question
+    return calls_per_question(lm, n_options) if lm is not None else max(1, n_options)
+
+
+def calls_per_z(task: Task, config: RunConfig, n: int, seeds: tuple[str, ...] = (),
+                lm: LanguageModel | None = None) -> int:
+    """LM calls that judging `n` examples under one z takes on `lm`: one question per example
+    (+1: the content-free calibration row), or, read rule by rule, one per rule and example
+    (`rulewise.rules_reserved` rules); a question costs one call per answer read exactly,
+    one on a chat server, `samples` when sampled (`per_question`)."""
     if not task.labels:
-        return n
+        return n * per_question(lm, 0)
     if config.likelihood.reading == "rules":
         from igtext.rulewise import rules_reserved
-        return n * rules_reserved(task.labels, seeds) * (len(task.labels) + 1)
-    return (n + 1) * len(task.labels)
+        return n * rules_reserved(task.labels, seeds) * per_question(lm, len(task.labels) + 1)
+    return (n + 1) * per_question(lm, len(task.labels))
 
 
-def eval_calls(task: Task, config: RunConfig, seeds: tuple[str, ...] = ()) -> int:
+def eval_calls(task: Task, config: RunConfig, seeds: tuple[str, ...] = (),
+               lm: LanguageModel | None = None) -> int:
     """LM calls of the final evaluation of z* on D and D'."""
-    return sum(calls_per_z(task, config, len(s), seeds) for s in eval_sets(task))
+    return sum(calls_per_z(task, config, len(s), seeds, lm) for s in eval_sets(task))
 
 
-def min_calls_needed(task: Task, config: RunConfig) -> int:
+def min_calls_needed(task: Task, config: RunConfig, lm: LanguageModel | None = None) -> int:
     """LM calls that scoring one hypothesis and evaluating it on D and D' take."""
-    search = calls_per_z(task, config, len(scoring_examples(task, config)))
-    prior = 2 if config.prior.judge_weight else 0
+    search = calls_per_z(task, config, len(scoring_examples(task, config)), lm=lm)
+    prior = per_question(lm, 2) if config.prior.judge_weight else 0
     prior += 1 if (config.prior.lm_weight or config.prior.token_cost) else 0
-    return search + prior + eval_calls(task, config)
+    return search + prior + eval_calls(task, config, lm=lm)
 
 
-def check_budget(task: Task, config: RunConfig) -> None:
-    """Refuse, before anything is written, a call cap too small to do anything useful."""
+def check_budget(task: Task, config: RunConfig, lm: LanguageModel | None = None) -> None:
+    """Refuse, before anything is written, a call cap too small to do anything useful (on
+    `lm` once it is loaded: a sampling server costs more calls a question)."""
     cap = config.budget.max_calls
-    need = min_calls_needed(task, config)
+    need = min_calls_needed(task, config, lm)
     if cap is not None and cap < need:
         raise InputError(f"{cap} LM calls cannot score even one hypothesis and evaluate it on "
                          f"D and D' ({need} calls needed for this task)", field="budget.max_calls")
@@ -277,7 +308,7 @@ class Reserve:
 def eval_reserve(backend: LanguageModel, likelihood: Likelihood, task: Task, config: RunConfig,
                  seeds: tuple[str, ...]) -> Reserve:
     sets, labels = eval_sets(task), task.labels
-    calls = eval_calls(task, config, seeds)
+    calls = eval_calls(task, config, seeds, backend)
     if config.budget.max_tokens is None and config.budget.max_dollars is None:
         return Reserve(calls, 0, dollars(backend, 0, calls))
     z_max = max([config.proposer.max_new_tokens] + backend.count_tokens(list(seeds))) + 16
@@ -289,6 +320,7 @@ def eval_reserve(backend: LanguageModel, likelihood: Likelihood, task: Task, con
         per_rule = min(z_max, MAX_RULE_CHARS // 2)         # (a token is at least 2 chars)
         tokens = rules_reserved(labels, seeds) * (sum(backend.count_tokens(reqs))
                                                   + len(reqs) * per_rule)
+        tokens = _per_question_tokens(backend, tokens, len(likelihood.options), calls)
         return Reserve(calls, tokens, dollars(backend, tokens, calls))
     endings = [likelihood.continuation(y) for y in labels] if labels else [""]
     reqs = [LogprobRequest(likelihood.prompt("", e.input), y)
@@ -297,7 +329,19 @@ def eval_reserve(backend: LanguageModel, likelihood: Likelihood, task: Task, con
     if not labels:
         z_max += answer_tokens(backend, task)
     tokens = sum(backend.count_tokens(reqs)) + (len(reqs) + n_cf) * (z_max + 8)
+    tokens = _per_question_tokens(backend, tokens, len(labels or []), calls)
     return Reserve(calls, tokens, dollars(backend, tokens, calls))
+
+
+def _per_question_tokens(backend: LanguageModel, tokens: int, n_options: int,
+                         calls: int) -> int:
+    """`tokens`, counted as one request per answer, rescaled to what `backend` sends: one
+    chat call a question, or `samples` of them, each with the options and an answer."""
+    if describe(backend).exact:
+        return tokens
+    from igtext.choice import ANSWER_TOKENS
+    per = max(1, n_options)
+    return -(-tokens * per_question(backend, n_options) // per) + calls * (ANSWER_TOKENS + 32)
 
 
 def budget_less(full: Budget, reserve: Reserve) -> Budget:

@@ -38,8 +38,13 @@ class APIConfig(_Strict):
     concurrency: int = Field(4, ge=1, le=256)
     timeout_s: float = Field(60.0, gt=0)
     max_attempts: int = Field(6, ge=1, le=50)
-    logprob_method: Literal["auto", "echo", "top_logprobs", "none"] = "auto"
+    logprob_method: Literal["auto", "echo", "top_logprobs", "chat", "sample", "none"] = Field(
+        "auto", description="how labels are scored: auto picks the most exact the server "
+        "offers (echo > top_logprobs > chat > sample); chat reads the first answer token's "
+        "top_logprobs; sample counts `samples` answers at temperature 1")
     top_logprobs: int = Field(20, ge=1, le=20)
+    samples: int = Field(8, ge=1, le=100, description="answers per question for "
+                         "logprob_method: sample (each one LM call)")
     max_label_steps: int = Field(16, ge=1, le=256)
     prices: dict[str, PriceConfig] = Field(default_factory=dict,
                                            description="model name -> USD per million tokens")

@@ -1,9 +1,11 @@
 """M_L(y | x, z): how likely a person following z gives label y to input x.
 
-Read from a language model as the exact log-probability of the label after a prompt
-built from z and x (`igtext/templates/likelihood.j2`), normalised over the label set for
-classification. All examples for one z go to the model in one batch, so the backend
-runs the z part of the prompt once.
+Read from a language model as the log-probability of the label after a prompt built from
+z and x (`igtext/templates/likelihood.j2`), normalised over the label set for
+classification: exact where the model gives continuation log-probabilities, else from a
+chat answer's first token or from sampled answers (`igtext.choice`). All examples for one z
+go to the model in one batch, z at the start of each prompt, so the backend (or a server's
+prefix cache) runs the z part once.
 
 Small models have a strong label bias (they name one label whatever z says). With
 `calibrate=True` the label distribution is divided by the one the model gives for a
@@ -15,9 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from igtext.choice import Chooser, Question, continuation, log_normalise, normalise_answer
 from igtext.data import Example
-from igtext.lm.base import GenerationRequest, LanguageModel, LogprobRequest
+from igtext.lm.base import LanguageModel
 from igtext.prompts import Template
+
+__all__ = ["Judgment", "Likelihood", "log_normalise", "normalise_answer"]
 
 
 @dataclass(frozen=True)
@@ -37,50 +42,37 @@ class Judgment:
         return self.gold_loglik_calibrated if calibrated else self.gold_loglik_raw
 
 
-def log_normalise(scores: dict[str, float]) -> dict[str, float]:
-    """Log-probabilities normalised over the keys (log-softmax)."""
-    from scipy.special import logsumexp
-    log_z = float(logsumexp(list(scores.values())))
-    return {k: v - log_z for k, v in scores.items()}
-
-
 class Likelihood:
     def __init__(self, lm: LanguageModel, template: Template, labels: Sequence[str] | None,
-                 content_free: str = "N/A"):
-        self.lm, self.template = lm, template
+                 content_free: str = "N/A", chat: Template | None = None):
+        self.lm, self.template, self.chat = lm, template, chat
         self.labels = tuple(labels) if labels is not None else None
         self.content_free = content_free
+        self.chooser = Chooser(lm, chat)
 
     def with_lm(self, lm: LanguageModel) -> "Likelihood":
         """The same M_L (template, labels, content-free input) read from another model."""
-        return Likelihood(lm, self.template, self.labels, self.content_free)
+        return Likelihood(lm, self.template, self.labels, self.content_free, self.chat)
 
     def with_labels(self, labels: Sequence[str] | None) -> "Likelihood":
         """The same M_L over another label set (another task)."""
-        return Likelihood(self.lm, self.template, labels, self.content_free)
+        return Likelihood(self.lm, self.template, labels, self.content_free, self.chat)
 
     def prompt(self, z: str, x: str) -> str:
         return self.template.render(z=z, input=x, labels=list(self.labels or []))
 
-    @staticmethod
-    def continuation(label: str) -> str:
-        return " " + label.strip()
+    continuation = staticmethod(continuation)
 
     def judge(self, z: str, examples: Sequence[Example]) -> list[Judgment]:
         """Label distributions (raw and calibrated) for `examples` under z, in one LM batch."""
         if self.labels is None:
             return self._judge_open(z, examples)
         labels = self.labels
-        reqs = [LogprobRequest(self.prompt(z, e.input), self.continuation(y))
-                for e in examples for y in labels]
-        reqs += [LogprobRequest(self.prompt(z, self.content_free), self.continuation(y))
-                 for y in labels]
-        res = self.lm.logprob(reqs)
-        k = len(labels)
-        cf = log_normalise({y: res[len(examples) * k + j].total for j, y in enumerate(labels)})
+        dists = self.chooser.ask([Question(self.prompt(z, x), labels)
+                                  for x in [e.input for e in examples] + [self.content_free]])
+        cf = dists[-1]
         out = []
-        for i, e in enumerate(examples):
-            raw = log_normalise({y: res[i * k + j].total for j, y in enumerate(labels)})
+        for e, raw in zip(examples, dists):
             cal = log_normalise({y: raw[y] - cf[y] for y in labels})
             out.append(Judgment(e.id, raw, cal,
                                  raw.get(e.label) if e.label is not None else None,
@@ -90,22 +82,11 @@ class Likelihood:
     def _judge_open(self, z: str, examples: Sequence[Example]) -> list[Judgment]:
         """Open-ended outputs: the exact log-probability of the whole gold string."""
         gold = [e for e in examples if e.label is not None]
-        res = self.lm.logprob([LogprobRequest(self.prompt(z, e.input), self.continuation(e.label))
-                               for e in gold])
-        by_id = {e.id: r.total for e, r in zip(gold, res)}
+        res = self.chooser.gold_logprobs([self.prompt(z, e.input) for e in gold],
+                                         [e.label for e in gold])
+        by_id = {e.id: r for e, r in zip(gold, res)}
         return [Judgment(e.id, None, None, by_id.get(e.id), by_id.get(e.id)) for e in examples]
 
     def answers(self, z: str, examples: Sequence[Example], max_new_tokens: int = 32) -> list[str]:
         """Greedy answers of the model following z, first line only (open-ended tasks)."""
-        reqs = [GenerationRequest(prompt=self.prompt(z, e.input), max_new_tokens=max_new_tokens,
-                                  temperature=0.0) for e in examples]
-        out = []
-        for g in self.lm.generate(reqs) if reqs else []:
-            lines = g.text.strip().splitlines()
-            out.append(lines[0].strip() if lines else "")
-        return out
-
-
-def normalise_answer(text: str) -> str:
-    """Exact match for open-ended answers ignores case, outer spaces and final punctuation."""
-    return text.strip().strip(".!?,;:\"'").strip().lower()
+        return self.chooser.answers([self.prompt(z, e.input) for e in examples], max_new_tokens)

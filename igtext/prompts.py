@@ -32,6 +32,9 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
                  frozenset({"label", "examples", "labels", "task_description"})),
     "judge_compare": ("judge_compare.j2", frozenset({"z_a", "z_b"})),
     "judge_label": ("judge_label.j2", frozenset({"z", "input", "labels"})),
+    # chat servers (`igtext.choice`): a scorer's prompt as one chat message, with its options
+    # (or option keys A, B, ... beside them) or, open-ended, none
+    "chat_choice": ("chat_choice.j2", frozenset({"prompt", "options", "keys"})),
 }
 OPERATORS = ("initial", "refine", "crossover", "simplify", "describe")
 MAX_TEMPLATE_CHARS = 64 * 1024        # no model's context holds a longer prompt
@@ -42,6 +45,8 @@ SAMPLE_VALUES = {
     "z": "Name the breed.", "z_a": "Name the breed.", "z_b": "Say which breed it is.",
     "input": "A dog with pale blue eyes.", "labels": ["husky", "poodle"], "label": "husky",
     "task_description": "name the breed of the dog described",
+    "prompt": "Input: A dog with pale blue eyes.\nAnswer:", "options": ["husky", "poodle"],
+    "keys": ["A", "B"],
     "examples": [{"input": "A dog with pale blue eyes.", "label": "husky"}],
     "errors": [{"input": "A dog with curly fur.", "label": "poodle", "predicted": "husky"}],
 }

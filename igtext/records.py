@@ -214,6 +214,7 @@ class RunStart(Event):
     n_search_examples: Optional[int] = None
     templates: dict[str, str] = {}
     logprob_method: Optional[str] = None
+    scoring: Optional[str] = None    # how M_L's answers are read and their calls (choice.method_line)
     proposer_model: Optional[str] = None
     eval_reserve: dict[str, float] = {}
     # the fitted adapters the run starts with (a preset's among them): kind -> path, and

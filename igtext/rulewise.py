@@ -23,6 +23,7 @@ import re
 from typing import Sequence
 
 from igtext.data import Example
+from igtext.choice import Question
 from igtext.likelihood import Judgment, Likelihood, log_normalise
 from igtext.lm.base import LanguageModel
 from igtext.prompts import Template
@@ -90,20 +91,21 @@ class RulewiseLikelihood:
 
     reading = "rules"
 
-    def __init__(self, lm: LanguageModel, template: Template, labels: Sequence[str]):
+    def __init__(self, lm: LanguageModel, template: Template, labels: Sequence[str],
+                 chat: Template | None = None):
         if not labels:
             raise ValueError("M_L read rule by rule needs a label set")
-        self.lm, self.template = lm, template
+        self.lm, self.template, self.chat = lm, template, chat
         self.labels = tuple(labels)
         self.none = none_answer(self.labels)
         self.options = self.labels + (self.none,)
-        self._rule = Likelihood(lm, template, self.options)
+        self._rule = Likelihood(lm, template, self.options, chat=chat)
 
     def with_lm(self, lm: LanguageModel) -> "RulewiseLikelihood":
-        return RulewiseLikelihood(lm, self.template, self.labels)
+        return RulewiseLikelihood(lm, self.template, self.labels, self.chat)
 
     def with_labels(self, labels: Sequence[str]) -> "RulewiseLikelihood":
-        return RulewiseLikelihood(self.lm, self.template, labels)
+        return RulewiseLikelihood(self.lm, self.template, labels, self.chat)
 
     @staticmethod
     def continuation(answer: str) -> str:
@@ -115,19 +117,9 @@ class RulewiseLikelihood:
 
     def rule_answers(self, rules: Sequence[str], xs: Sequence[str]) -> list[list[dict[str, float]]]:
         """P(answer | rule, x) over the labels and "none", as [rule][input], in one batch."""
-        from igtext.lm.base import LogprobRequest
-        reqs = [LogprobRequest(self.prompt(r, x), Likelihood.continuation(o))
-                for r in rules for x in xs for o in self.options]
-        res = self.lm.logprob(reqs) if reqs else []
-        k, out = len(self.options), []
-        for i in range(len(rules)):
-            row = []
-            for j in range(len(xs)):
-                at = (i * len(xs) + j) * k
-                logp = log_normalise({o: res[at + m].total for m, o in enumerate(self.options)})
-                row.append({o: math.exp(v) for o, v in logp.items()})
-            out.append(row)
-        return out
+        dists = iter(self._rule.chooser.ask([Question(self.prompt(r, x), self.options)
+                                             for r in rules for x in xs]))
+        return [[{o: math.exp(v) for o, v in next(dists).items()} for _ in xs] for _ in rules]
 
     def judge(self, z: str, examples: Sequence[Example]) -> list[Judgment]:
         """Label distributions for `examples` under z (raw; the calibrated one is the same:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 import time
 
 from igtext import components
@@ -155,6 +156,7 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
                           strategy=config.search.strategy, n_train=len(task.train),
                           n_test=len(task.test), n_search_examples=len(parts.examples),
                           templates=templates, logprob_method=describe(backend).logprob_method,
+                          scoring=_scoring(backend, task, config, progress),
                           proposer_model=parts.proposer.lm.name,
                           eval_reserve=reserve.to_dict(), **components.adapters_used(config)))
     if offset or changed:       # (a run killed before its first checkpoint starts afresh)
@@ -244,6 +246,18 @@ def _logged_failure(log: RunLog, state: SearchState, then):
         log.emit(Failed(generation=state.generation, error=type(e).__name__, message=str(e)))
         then()
         raise
+
+
+def _scoring(backend: LanguageModel, task: Task, config: RunConfig, progress: bool) -> str:
+    """How M_L's answers are read and what a question costs; said on the terminal too
+    before the search starts where it is not the exact reading."""
+    from igtext.choice import method_line
+    options = len(task.labels or ()) + (1 if task.labels and
+                                        config.likelihood.reading == "rules" else 0)
+    line = method_line(backend, options)
+    if progress and not describe(backend).exact:
+        print(line, file=sys.stderr, flush=True)
+    return line
 
 
 class _progress:

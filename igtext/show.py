@@ -104,6 +104,8 @@ def show_view(view: RunView, top: int = 5, width: int | None = None) -> Group:
             for kind, path in start.adapters.items())
             + (f"; M_L reads z {'rule by rule' if start.reading == 'rules' else 'whole'}"
                if start.reading else ""))))
+    if start.scoring:
+        parts.append(Text(safe(start.scoring)))
     for w in view.warnings:
         parts.append(Text(f"warning: {safe(w)}", style="yellow"))
     parts.append(_generations(view, compact))

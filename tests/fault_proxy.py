@@ -9,6 +9,9 @@ A seeded share of requests gets a fault instead:
   truncate the upstream answer with its JSON cut in half
   reset    the connection closed with a TCP reset, no answer
 `latency_s` delays every request. Counts of each outcome are in `counts`.
+`strip="logprobs"` removes the log-probabilities from every answer (a server that gives
+none); `strip="top_logprobs"` empties only the chat answers' top lists (a chat endpoint
+that ignores `top_logprobs`).
 """
 from __future__ import annotations
 
@@ -44,11 +47,12 @@ class FaultProxy:
     def __init__(self, upstream: str | None, fault_rate: float = 0.0, seed: int = 0,
                  faults=FAULTS, latency_s: float = 0.0, stall_s: float = 5.0,
                  retry_after: str = "0.1", canned: dict | None = None,
-                 script: list[str | None] | None = None):
+                 script: list[str | None] | None = None, strip: str | None = None):
         self.upstream = urlsplit(upstream) if upstream else None
         self.fault_rate, self.faults, self.latency_s = fault_rate, tuple(faults), latency_s
         self.stall_s, self.retry_after = stall_s, retry_after
         self.canned = canned or CANNED
+        self.strip = strip
         self.rng = random.Random(seed)
         self.script = list(script or [])      # outcomes of the first requests, in order
         self.lock = threading.Lock()
@@ -132,9 +136,24 @@ class FaultProxy:
             h.connection.close()
             return
         status, data = self._forward(h, body)
+        if self.strip and status == 200:
+            data = self._stripped(data)
         if fault == "truncate":
             data = data[: max(1, len(data) // 2)]
         self._send(h, status, data)
+
+    def _stripped(self, data: bytes) -> bytes:
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            return data
+        for choice in answer.get("choices", []) if isinstance(answer, dict) else []:
+            if self.strip == "logprobs":
+                choice["logprobs"] = None
+            elif (choice.get("logprobs") or {}).get("content"):
+                for token in choice["logprobs"]["content"]:
+                    token["top_logprobs"] = []
+        return json.dumps(answer).encode()
 
     def _forward(self, h, body: bytes) -> tuple[int, bytes]:
         if self.upstream is None:

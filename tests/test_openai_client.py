@@ -190,8 +190,11 @@ def test_cli_bad_api_inputs(tmp_path, monkeypatch, capsys):
     bare = copy.deepcopy(CANNED)
     bare["completions"]["choices"][0]["logprobs"] = None
     with FaultProxy(None, canned=bare) as p:              # a server without log-probabilities
-        code, err = run("--model", "openai:m", "--base-url", p.url)
-        assert code == 2 and "gives no log-probabilities" in err
+        for method, says in (("top_logprobs", "no top log-probabilities"),
+                             ("chat", "ignores `logprobs`/`top_logprobs`")):
+            cfg.write_text(f"api: {{logprob_method: {method}}}\n")
+            code, err = run("--model", "openai:m", "--base-url", p.url, "--config", str(cfg))
+            assert code == 2 and says in err and err.count("\n") == 1, err
     monkeypatch.delenv("OPENAI_API_KEY")
     code, err = run("--model", "openai:m")
     assert code == 2 and "OPENAI_API_KEY" in err

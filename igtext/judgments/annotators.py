@@ -10,9 +10,11 @@ it at once: Ctrl-C or a closed tab loses nothing.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional, Protocol, Sequence
 
-from igtext.lm.base import LanguageModel, LogprobRequest
+from igtext.choice import Chooser, Question
+from igtext.lm.base import LanguageModel
 from igtext.prompts import load_template
 from igtext.terminal import safe
 
@@ -134,31 +136,26 @@ class ProxyAnnotator:
         self.annotator = annotator or f"proxy:{lm.name}"
         self.tie_margin = tie_margin
         self.compare_t = load_template("judge_compare")
+        self.chooser = Chooser(lm)
         self.label_t = load_template("judge_label")
 
     def compare(self, pairs):
-        reqs = []
-        for a, b in pairs:
-            ctx = self.compare_t.render(z_a=a, z_b=b)
-            reqs += [LogprobRequest(ctx, " A"), LogprobRequest(ctx, " B")]
-        res = self.lm.logprob(reqs)
+        dists = self.chooser.ask([Question(self.compare_t.render(z_a=a, z_b=b), ("A", "B"))
+                                  for a, b in pairs])
         out = []
-        for i in range(len(pairs)):
-            d = res[2 * i].total - res[2 * i + 1].total
+        for dist in dists:
+            d = dist["A"] - dist["B"]
             out.append("tie" if abs(d) < self.tie_margin else ("a" if d > 0 else "b"))
         return out
 
     def label(self, items):
         if not self.labels:
             raise ValueError("the proxy labels only tasks with a closed label set")
-        reqs = [LogprobRequest(self.label_t.render(z=z, input=x, labels=self.labels), " " + y)
-                for z, x in items for y in self.labels]
-        res = self.lm.logprob(reqs)
-        out, k = [], len(self.labels)
-        for i in range(len(items)):
-            from scipy.special import softmax
-            scores = [res[i * k + j].total for j in range(k)]
-            dist = {y: float(v) for y, v in zip(self.labels, softmax(scores))}
+        dists = self.chooser.ask([Question(self.label_t.render(z=z, input=x, labels=self.labels),
+                                           tuple(self.labels)) for z, x in items])
+        out = []
+        for logp in dists:
+            dist = {y: math.exp(v) for y, v in logp.items()}
             out.append((max(dist, key=dist.get), dist))
         return out
 

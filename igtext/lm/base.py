@@ -70,12 +70,44 @@ class Logprob:
 
 
 @dataclass(frozen=True)
+class ChoiceRequest:
+    """Which of `options` a chat model answers to `messages`: read from the first answer
+    token's top log-probabilities (`logprob_method: chat`). Options are matched to the
+    answer's first token by prefix, so they must differ in their first tokens (`igtext.choice`
+    shows option keys A, B, ... where they might not)."""
+    messages: tuple[tuple[str, str], ...]
+    options: tuple[str, ...]
+
+    def key_dict(self) -> dict:
+        return {"messages": [list(m) for m in self.messages], "options": list(self.options)}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Log-probabilities (natural log, not normalised) of each option of a `ChoiceRequest`, in
+    its order. An option not among the top k answer tokens gets the k-th value, an upper
+    bound; `bounded` says how many did."""
+    logprobs: tuple[float, ...]
+    bounded: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
 class ModelInfo:
-    """How a backend's numbers are obtained, for the run log and `result.json`, and how many
-    tokens its context holds (None: unknown)."""
+    """How a backend's numbers are obtained, for the run log and `result.json`, how many
+    tokens its context holds (None: unknown), and for `logprob_method: sample` how many
+    answers estimate one distribution."""
     logprob_method: str
     token_counting: str
     context_tokens: int | None = None
+    samples: int = 0
+
+    @property
+    def exact(self) -> bool:
+        """Whether `logprob` gives exact continuation log-probabilities (chat and sample
+        backends answer `choose` or `generate` instead)."""
+        return self.logprob_method not in ("chat", "sample")
 
 
 @runtime_checkable
@@ -96,6 +128,9 @@ class LanguageModel(Protocol):
                                     `reserve(tokens, dollars)` before each call returns
                                     `settle(tokens, dollars)`; default: metered per batch
         api_stats() -> dict         call, retry and failure counts; default: None
+        choose(requests) -> list[Choice]
+                                    chat servers (`describe().logprob_method == "chat"`):
+                                    each `ChoiceRequest`'s options scored by one chat call
     """
     name: str
     supports_logprobs: bool

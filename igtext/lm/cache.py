@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Sequence
 
 from igtext.errors import InputError, UnsupportedError
-from igtext.lm.base import (Generation, GenerationRequest, LanguageModel, Logprob,
-                            LogprobRequest, ModelInfo, describe, self_metered)
+from igtext.lm.base import (Choice, ChoiceRequest, Generation, GenerationRequest,
+                            LanguageModel, Logprob, LogprobRequest, ModelInfo, describe,
+                            self_metered)
 from igtext.lm.budget import Budget, Usage
 
 
@@ -158,8 +159,23 @@ class MeteredLM:
             lambda d: Logprob(tuple(d["token_logprobs"]), d["context_tokens"],
                               d.get("billed_tokens")))
 
+    def choose(self, requests: Sequence[ChoiceRequest]) -> list[Choice]:
+        """A chat backend's `choose` (`igtext.choice`), cached like the rest: a re-run costs
+        nothing. The cache key holds the messages and options (and the model's name); the
+        backend's top-k is not in it."""
+        choose = getattr(self.inner, "choose", None)
+        if choose is None:
+            raise UnsupportedError(f"model {self.name!r} scores no chat choices")
+        return self._through_cache(
+            "choose", requests, lambda rs: [n + 1 for n in self.inner.count_tokens(rs)],
+            choose, lambda c: {"logprobs": list(c.logprobs), "bounded": c.bounded,
+                               "prompt_tokens": c.prompt_tokens,
+                               "completion_tokens": c.completion_tokens},
+            lambda d: Choice(tuple(d["logprobs"]), d["bounded"], d["prompt_tokens"],
+                             d["completion_tokens"]))
+
 
 def _n_tokens(result) -> int:
-    if isinstance(result, Generation):
+    if isinstance(result, (Generation, Choice)):
         return result.prompt_tokens + result.completion_tokens
     return result.n_tokens

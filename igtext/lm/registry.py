@@ -137,7 +137,7 @@ def load_api_model(name: str, api):
     return OpenAILM(model, base_url=api.base_url, api_key=key, concurrency=api.concurrency,
                     timeout_s=api.timeout_s, max_attempts=api.max_attempts,
                     logprob_method=api.logprob_method, top_logprobs=api.top_logprobs,
-                    max_label_steps=api.max_label_steps,
+                    max_label_steps=api.max_label_steps, samples=api.samples,
                     price=Price(price.input, price.output) if price else Price())
 
 
