@@ -13,6 +13,10 @@ For each benchmark (D, D') and seed, on the same local model:
   ig_distil_tfidf  the same with logistic regression on TF-IDF features (no LM: the fastest)
   ig_mixture       D' labelled by the posterior over IG's top MIXTURE_K z's (weights
                    exp(objective)), with its coverage and accuracy where it does not abstain
+  ig_person        `igtext run` as a new user runs it: the default model preset (the learned
+                   person shipped in the package: the follower M_L read rule by rule, the
+                   world prior, the describe proposer) and the default search preset; its own
+                   budget (not --calls: reading rule by rule costs more calls a z)
 
 With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out DIR/prior
 --lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
@@ -69,7 +73,8 @@ DISTILLED = {arm + end: (student, arm) for arm in ("ig", "ig_fitted_loop")
 MIXTURE = {"ig_mixture": "ig", "ig_fitted_loop_mixture": "ig_fitted_loop"}   # -> its search
 MIXTURE_K, ABSTAIN_BELOW, MIN_WEIGHT = 5, 0.9, 1e-3      # fixed before any mixture row
 CLASSIFICATION_METHODS = ("tfidf_lr", "lora_clf", "zero_shot", "likelihood_only", "ig",
-                          *("ig" + end for end in STUDENTS), "ig_mixture")
+                          *("ig" + end for end in STUDENTS), "ig_mixture", "ig_person")
+PERSON_MODEL = "smollm2-135m-person"
 FITTED_METHODS = ("likelihood_only_fitted", "ig_fitted")
 LOOP_METHODS = ("likelihood_only_fitted_loop", "ig_fitted_loop",
                 *("ig_fitted_loop" + end for end in STUDENTS), "ig_fitted_loop_mixture")
@@ -222,6 +227,24 @@ def run_search(task, seed, args, prior_weight, work: Path, lm,
            "lm_calls": res.lm_calls, "lm_tokens": res.lm_tokens, "z_star": res.best.text,
            "wall_s": res.wall_s}          # the search's own, summed over its resumed parts
     return row | (unjudged_accuracy(out, lm, work) if loop else {}), out
+
+
+def run_person(task, seed: int, work: Path) -> dict:
+    """The `ig_person` row: `igtext run TASK --seed S` on the default model and preset."""
+    import igtext
+    from igtext.config import RunConfig
+    from igtext.rundir import RunDir, read_result
+    out = work / f"{re.sub(r'[^a-z0-9]+', '_', task.name)}-{seed}-person"
+    if RunDir(out).result.exists():
+        res = read_result(RunDir(out))
+    elif (out / "config.json").exists():
+        res = igtext.resume(out, cache_dir=work / "cache").record
+    else:
+        res = igtext.search(task, config=RunConfig(seed=seed, model=PERSON_MODEL),
+                            preset="default", out_dir=out, cache_dir=work / "cache").record
+    return {"acc_D": res.train_accuracy, "acc_Dprime": res.test_accuracy,
+            "lm_calls": res.lm_calls, "lm_tokens": res.lm_tokens, "z_star": res.best.text,
+            "wall_s": res.wall_s}
 
 
 def unjudged_accuracy(run_dir: Path, lm, work: Path) -> dict:
@@ -673,6 +696,8 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                     r = run_lora_clf(task, seed, args, work)
                 elif method == "zero_shot":
                     r = run_zero_shot(task, lm, calibrate=True)
+                elif method == "ig_person":
+                    r = run_person(task, seed, work)
                 elif method in ("likelihood_only", "ig"):
                     r, _ = run_search(task, seed, args, 0.0 if method != "ig" else 1.0,
                                       work, base)

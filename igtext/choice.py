@@ -81,6 +81,8 @@ def method_line(lm: LanguageModel, n_options: int) -> str:
         how = "chat, the answer's first-token top_logprobs"
     elif not info.exact:
         how = f"sampling, {info.samples} answers at temperature 1 counted"
+    elif info.logprob_method.startswith("exact"):
+        how = f"{info.logprob_method} log-probabilities"
     else:
         how = f"exact log-probabilities ({info.logprob_method})"
     return f"answers scored by {how}: {calls} LM call{'s' if calls != 1 else ''} a question"

@@ -30,8 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--search", choices=("evolution", "beam"))
     r.add_argument("--generations", type=int)
     r.add_argument("--preset", choices=("quick", "default", "thorough"),
-                   help="how much search: quick (about 5 min on the demo), default (7), thorough "
-                        "(11; eval/results/presets.md); the config's and flags' settings win")
+                   help="how much search: quick (about 6 min on the demo), default (7.5), "
+                        "thorough (12; eval/results/presets.md); the config's and flags' "
+                        "settings win")
     r.add_argument("--max-calls", type=int, help="hard cap on LM calls")
     r.add_argument("--max-tokens", type=int, help="hard cap on LM tokens")
     r.add_argument("--model", help="smollm2-135m-person (default: SmolLM2-135M with the "

@@ -208,8 +208,8 @@ class RunConfig(_Strict):
     refresh: RefreshConfig = RefreshConfig()
     lora: LoraRecipes = LoraRecipes()
     evaluation: EvaluationConfig = EvaluationConfig()
-    templates: dict[Literal["likelihood", "likelihood_rule", "prior_judge", "prior_text"],
-                    str] = {}
+    templates: dict[Literal["likelihood", "likelihood_rule", "prior_judge", "prior_text",
+                            "chat_choice"], str] = {}
 
     @model_validator(mode="after")
     def _check(self):

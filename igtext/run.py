@@ -193,6 +193,11 @@ def _execute(rd: RunDir, task: Task, config: RunConfig, backend: LanguageModel,
     best = state.best()
     if best is None:
         log.close()
+        if state.exhausted is None:
+            raise InputError("no hypothesis was scored: the proposal model's drafts were all "
+                             "dropped (each `propose` event in events.jsonl says why) and the "
+                             "task gives no initial hypothesis; give one, or use another model",
+                             field="model")
         raise InputError(f"the budget ran out before any hypothesis was scored in full "
                          f"({state.exhausted}); raise budget.max_calls or budget.max_tokens",
                          field="budget")

@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from igtext.choice import Chooser, Question, calls_per_question, check_options, match_option
+from igtext.choice import (Chooser, Question, calls_per_question, check_options, match_option,
+                           method_line)
 from igtext.errors import InputError, UnsupportedError
 from igtext.lm.base import Choice, Generation, ModelInfo
 from igtext.lm.budget import Budget
@@ -101,6 +102,9 @@ def test_open_ended_on_a_sampling_server_counts_exact_matches():
     assert lp == pytest.approx(math.log(3 / 6))
     assert Chooser(lm).answers(["Capital?\nAnswer:"]) == ["Paris."]
     assert lm.seen[-1].temperature == 0.0 and lm.seen[-1].messages
+    chat = ChatFake("chat", answers=["Paris", "Nice", "Nice", "Nice"])   # open-ended on chat: sampled
+    assert Chooser(chat).gold_logprobs(["Q"], ["Paris"]) == [pytest.approx(math.log(2 / 6))]
+    assert calls_per_question(chat, 0) == 4
 
 
 def test_match_option():
@@ -123,3 +127,10 @@ def test_options_a_chat_server_cannot_read_are_refused():
 def test_a_cached_lm_without_choose_says_so(tmp_path, scripted):
     with pytest.raises(UnsupportedError, match="no chat choices"):
         MeteredLM(scripted, None, Budget()).choose([])
+
+
+def test_the_run_log_line_states_the_cost_of_a_question(scripted):
+    assert method_line(ChatFake("sample", answers=["a"] * 8), 4).endswith(
+        "sampling, 8 answers at temperature 1 counted: 8 LM calls a question")
+    assert "first-token top_logprobs: 1 LM call a question" in method_line(ChatFake(), 4)
+    assert method_line(scripted, 4).endswith("log-probabilities: 4 LM calls a question")

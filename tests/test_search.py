@@ -231,3 +231,16 @@ def test_describe_writes_initial_z_and_offspring_when_asked(tmp_path):
     assert {op for g, op in ops if g > 0} == {"describe"}
     described = [e for e in events if e["event"] == "propose" and e["operator"] == "describe"]
     assert all(e["parents"] == [] for e in described)
+
+
+def test_a_proposer_whose_drafts_are_all_dropped_is_named_not_the_budget(tmp_path):
+    from dataclasses import replace
+
+    from igtext.errors import InputError
+    from igtext.lm.scripted import ScriptedLM
+    mute = ScriptedLM(lambda req: "ok", lambda ctx, cont: -1.0, name="mute")
+    task = replace(toy_task(), initial_hypothesis=None)
+    with pytest.raises(InputError, match="drafts were all dropped") as e:
+        igtext.search(task, config=_cfg(), model=mute, out_dir=tmp_path / "o",
+                      cache_dir=tmp_path / "c")
+    assert e.value.field == "model"

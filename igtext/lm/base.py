@@ -96,8 +96,8 @@ class Choice:
 @dataclass(frozen=True)
 class ModelInfo:
     """How a backend's numbers are obtained, for the run log and `result.json`, how many
-    tokens its context holds (None: unknown), and for `logprob_method: sample` how many
-    answers estimate one distribution."""
+    tokens its context holds (None: unknown), and for `logprob_method` chat or sample how
+    many answers estimate one distribution (chat samples open-ended questions only)."""
     logprob_method: str
     token_counting: str
     context_tokens: int | None = None

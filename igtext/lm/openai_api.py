@@ -146,7 +146,8 @@ class OpenAILM:
 
     def describe(self) -> ModelInfo:
         return ModelInfo(self.logprob_method, f"tiktoken {ENCODING}",
-                         samples=self.samples if self.logprob_method == "sample" else 0)
+                         samples=self.samples if self.logprob_method in ("chat", "sample")
+                         else 0)
 
     def api_stats(self) -> dict:
         return self.stats.to_dict()
