@@ -13,10 +13,11 @@ For each benchmark (D, D') and seed, on the same local model:
   ig_distil_tfidf  the same with logistic regression on TF-IDF features (no LM: the fastest)
   ig_mixture       D' labelled by the posterior over IG's top MIXTURE_K z's (weights
                    exp(objective)), with its coverage and accuracy where it does not abstain
-  ig_person        `igtext run` as a new user runs it: the default model preset (the learned
-                   person shipped in the package: the follower M_L read rule by rule, the
-                   world prior, the describe proposer) and the default search preset; its own
-                   budget (not --calls: reading rule by rule costs more calls a z)
+  ig_person        (with --person) `igtext run` as a new user runs it: the default model
+                   preset (the learned person shipped in the package: the follower M_L read
+                   rule by rule, the world prior, the describe proposer, on SmolLM2 whatever
+                   --model says) and the default search preset, with its own budget (not
+                   --calls: reading rule by rule costs more calls a z)
 
 With --husky-judgments DIR (the adapters `eval/judgments.py --prior-adapter-out DIR/prior
 --lik-adapter-out DIR/likelihood` fitted to the simulated person's judgments of the husky
@@ -593,6 +594,8 @@ def main() -> None:
                     help="D examples scored per z in the two fitted arms (the issue-4 loop's)")
     ap.add_argument("--fitted-loop", metavar="COMPARISONS,LABELS",
                     help="also the two fitted arms with the step-3 loop (needs --husky-judgments)")
+    ap.add_argument("--person", action="store_true",
+                    help="also the ig_person row: the default model and search presets")
     ap.add_argument("--out-dir", default=str(RESULTS))
     ap.add_argument("--report-only", action="store_true",
                     help="write the table from the rows already made; run nothing")
@@ -685,7 +688,8 @@ def run_all(args, benches: dict, key: str, work: Path, rows: list, done_keys: se
                 if bench == "husky" and fitted else ())
             for method in methods:
                 if (bench, seed, method) in done_keys or (
-                        wanted is not None and method not in wanted):
+                        wanted is not None and method not in wanted) or (
+                        method == "ig_person" and not args.person):
                     continue
                 task = task or make(seed)
                 done = timer()
