@@ -63,16 +63,25 @@ def load_backend(config: RunConfig) -> LanguageModel:
     return lm
 
 
+def answers(task: Task, config: RunConfig) -> tuple[str, ...]:
+    """The answers M_L chooses among for one question: the labels, and "none" when z is read
+    rule by rule (`rulewise.none_answer`); none for an open-ended task."""
+    if not task.labels:
+        return ()
+    if config.likelihood.reading == "rules":
+        from igtext.rulewise import none_answer
+        return tuple(task.labels) + (none_answer(task.labels),)
+    return tuple(task.labels)
+
+
 def check_scoring(task: Task, config: RunConfig, backend: LanguageModel) -> None:
     """What the loaded model's method can score (before the run directory is made): labels
     it can name, and prior terms it can read."""
     from igtext.choice import check_options
-    from igtext.rulewise import none_answer
     info = describe(backend)
     if task.labels:
         check_options(task.labels, info.logprob_method)
-        if config.likelihood.reading == "rules":
-            check_options(task.labels + (none_answer(task.labels),), info.logprob_method)
+        check_options(answers(task, config), info.logprob_method)
     if not info.exact and not config.prior.adapter and (config.prior.lm_weight
                                                         or config.prior.token_cost):
         raise InputError(f"prior.lm_weight and prior.token_cost need exact log-probabilities; "
@@ -257,12 +266,13 @@ def calls_per_z(task: Task, config: RunConfig, n: int, seeds: tuple[str, ...] = 
     (+1: the content-free calibration row), or, read rule by rule, one per rule and example
     (`rulewise.rules_reserved` rules); a question costs one call per answer read exactly,
     one on a chat server, `samples` when sampled (`per_question`)."""
+    per = per_question(lm, len(answers(task, config)))
     if not task.labels:
-        return n * per_question(lm, 0)
+        return n * per
     if config.likelihood.reading == "rules":
         from igtext.rulewise import rules_reserved
-        return n * rules_reserved(task.labels, seeds) * per_question(lm, len(task.labels) + 1)
-    return (n + 1) * per_question(lm, len(task.labels))
+        return n * rules_reserved(task.labels, seeds) * per
+    return (n + 1) * per
 
 
 def eval_calls(task: Task, config: RunConfig, seeds: tuple[str, ...] = (),

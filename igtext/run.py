@@ -257,9 +257,7 @@ def _scoring(backend: LanguageModel, task: Task, config: RunConfig, progress: bo
     """How M_L's answers are read and what a question costs; said on the terminal too
     before the search starts where it is not the exact reading."""
     from igtext.choice import method_line
-    options = len(task.labels or ()) + (1 if task.labels and
-                                        config.likelihood.reading == "rules" else 0)
-    line = method_line(backend, options)
+    line = method_line(backend, len(components.answers(task, config)))
     if progress and not describe(backend).exact:
         print(line, file=sys.stderr, flush=True)
     return line
