@@ -80,13 +80,14 @@ def main() -> None:
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--split", default="held_out", choices=("held_out", "validation"))
     ap.add_argument("--out", default=str(RESULTS / "follower.json"))
-    ap.add_argument("--keep-bare", action="store_true", help="take the bare model's rows from "
-                    "--out as they are (the same pairs: same --n, --seeds, --split) instead "
-                    "of scoring them again")
+    ap.add_argument("--keep-bare", action="store_true", help="take the bare model's rows, and "
+                    "every row of an arm not scored again here, from --out as they are (the "
+                    "same pairs: same --n, --seeds, --split) instead of scoring them again")
     args = ap.parse_args()
     from igtext import components
     from igtext.config import RunConfig
     from igtext.data import Task
+    from igtext.rulewise import Calibration
     from igtext.worlds import splits
 
     worlds = {"held_out": splits.held_out_worlds, "validation": splits.validation_worlds}[
@@ -102,25 +103,36 @@ def main() -> None:
         if (old.get("split"), old.get("seeds"), old.get("pairs")) != (
                 args.split, args.seeds, sum(len(r) for r in seeded.values())):
             raise SystemExit(f"{args.out} was made on other pairs: score the bare model again")
-        kept = {k: {**v, "from": old["command"]} for k, v in old["arms"].items()
-                if k.startswith("bare")}
-    rows.update(kept)
-    arms = ([] if kept else [("bare", None, "whole"), ("bare", None, "rules")]) + [
+        kept = {k: {**v, "from": v.get("from", old["command"])}
+                for k, v in old["arms"].items()}
+    arms = ([] if args.keep_bare else [("bare", None, "whole"), ("bare", None, "rules")]) + [
         (name, path, components.fitted_reading(path))
         for name, path in (tuple(a.split("=", 1)) if "=" in a else (Path(a).name, a)
                            for a in args.adapter)]
+    rescored = {name for name, _, _ in arms}
+    rows.update({k: v for k, v in kept.items() if k.split(" (")[0] not in rescored})
     for name, adapter, reading in arms:
         arm_cfg = cfg.model_copy(update={"likelihood": cfg.likelihood.model_copy(
             update={"reading": reading})})
         lik = components.likelihood(lm, arm_cfg, Task("-", (), (), ("a", "b")), templates,
                                     adapter=adapter)
-        # read rule by rule, M_L has no calibrated variant (a rule that does not apply says so)
-        for calibrate in ((False,) if reading == "rules" else (False, True)):
+        if reading == "rules":
+            # read rule by rule, a fitted follower combines its rules' answers with its own
+            # calibration (`igtext fit-follower --calibrate`); the bare combination beside it
+            # reads the same answers (from the LM cache)
+            variants = [("rule by rule", lik)]
+            if lik.calibration != Calibration():
+                variants = [("rule by rule, uncalibrated", lik.with_calibration(Calibration())),
+                            ("rule by rule, calibrated", lik)]
+            for label, one in variants:
+                t0 = time.time()
+                rows[f"{name} ({label})"] = {**agreement(one, seeded, False),
+                                             "wall_s": round(time.time() - t0, 1)}
+            continue
+        for calibrate in (False, True):
             t0 = time.time()
-            label = "rule by rule" if reading == "rules" else (
-                "calibrated" if calibrate else "raw")
-            rows[f"{name} ({label})"] = {**agreement(lik, seeded, calibrate),
-                                         "wall_s": round(time.time() - t0, 1)}
+            rows[f"{name} ({'calibrated' if calibrate else 'raw'})"] = {
+                **agreement(lik, seeded, calibrate), "wall_s": round(time.time() - t0, 1)}
     report = {"command": " ".join(["eval/follower.py"] + sys.argv[1:]),
               "split": args.split, "domains": [w.domain for w in worlds],
               "seeds": args.seeds, "pairs": sum(len(r) for r in seeded.values()), "arms": rows}

@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--search", choices=("evolution", "beam"))
     r.add_argument("--generations", type=int)
     r.add_argument("--preset", choices=("quick", "default", "thorough"),
-                   help="how much search: quick (about 6 min on the demo), default (7.5), "
+                   help="how much search: quick (about 5 min on the demo), default (7), "
                         "thorough (12; eval/results/presets.md); the config's and flags' "
                         "settings win")
     r.add_argument("--max-calls", type=int, help="hard cap on LM calls")
@@ -68,9 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     js.add_argument("--store", required=True)
     js.add_argument("--run", help="resolve hypothesis ids against this run")
 
-    def fit_flags(f, epochs: str) -> None:
+    def fit_flags(f, epochs: str, out_required: bool = True) -> None:
         """What every LoRA fit command takes: where, a recipe file, and flags over it."""
-        f.add_argument("--out", required=True, help="adapter directory")
+        f.add_argument("--out", required=out_required, help="adapter directory")
         f.add_argument("--config", help="YAML/JSON LoRA recipe (the keys of one `lora:` entry "
                                         "of a run config); flags override it")
         f.add_argument("--model", default="smollm2-135m")
@@ -92,7 +92,10 @@ def _parser() -> argparse.ArgumentParser:
 
     ff = sub.add_parser("fit-follower", help="fit the follower: one M_L for every task, "
                         "learned from the simulated people of the training worlds (LoRA)")
-    fit_flags(ff, "prior 2, M_L 1")
+    fit_flags(ff, "prior 2, M_L 1", out_required=False)
+    ff.add_argument("--calibrate", metavar="ADAPTER", help="only choose how a fitted "
+                    "follower's rule answers combine, on the validation worlds' people "
+                    "(--n judgments, default 300; a fit does it at its end)")
     ff.add_argument("--prior", action="store_true", help="fit the world prior instead: one "
                     "Bradley-Terry M_prior from the same people's comparisons")
     ff.add_argument("--n", type=int, help="judgments (default 6000) or comparisons "
@@ -518,7 +521,16 @@ def _cmd_fit_follower(a) -> None:
     from igtext.config import load_recipe
     from igtext.errors import InputError
     from igtext.lm.registry import base_model_dir
-    from igtext.training.follower import fit_follower, fit_world_prior
+    from igtext.training.follower import calibrate_follower, fit_follower, fit_world_prior
+    if a.calibrate:
+        from igtext import components
+        from igtext.training.adapters import check_adapter
+        check_adapter(a.calibrate, "likelihood", a.model, "--calibrate")
+        print(json.dumps(calibrate_follower(a.calibrate, a.model, n=a.n or 300, seed=a.seed,
+                                            cache=components.open_cache())))
+        return
+    if not a.out:
+        raise InputError("required (the adapter directory to write)", field="--out")
     n = a.n or (2000 if a.prior else 6000)
     if n < 4:
         raise InputError("must be at least 4", field="n")

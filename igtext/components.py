@@ -30,7 +30,7 @@ from igtext.objective import Scorer
 from igtext.prior import Prior, PriorWeights
 from igtext.prompts import OPERATORS, Template, load_template
 from igtext.proposer import Proposer
-from igtext.rulewise import RulewiseLikelihood
+from igtext.rulewise import Calibration, RulewiseLikelihood
 from igtext.rundir import RunDir, check_run_dir_free
 from igtext.search.base import Strategy
 
@@ -157,7 +157,8 @@ def likelihood(lm: MeteredLM, config: RunConfig, task: Task,
         if not task.labels:
             raise InputError("M_L read rule by rule needs a label set; this task is "
                              "open-ended", field="likelihood.reading")
-        return RulewiseLikelihood(lm, template, task.labels, chat)
+        return RulewiseLikelihood(lm, template, task.labels, chat,
+                                  follower_calibration(adapter) if adapter else Calibration())
     return Likelihood(lm, template, task.labels, config.likelihood.content_free, chat)
 
 
@@ -168,6 +169,13 @@ def fitted_reading(adapter: str | os.PathLike) -> str:
     """How a fitted M_L adapter reads z: "rules" (the follower) or "whole" (older ones)."""
     from igtext.training.lora import read_meta
     return read_meta(adapter, "likelihood").get("reading", "whole")
+
+
+def follower_calibration(adapter: str | os.PathLike) -> Calibration:
+    """How a follower adapter's rule answers combine (`igtext fit-follower --calibrate`);
+    the bare reading where it records none."""
+    from igtext.training.lora import read_meta
+    return Calibration.from_meta(read_meta(adapter, "likelihood"))
 
 
 def reward_prior(adapter: str | os.PathLike, config: RunConfig):

@@ -12,14 +12,19 @@ and "none"). Each label's evidence is the sum over rules of its probability, and
     M_L(y | x, z) = softmax_y(STRENGTH * sum_r P(y | r, x))
 
 so one rule that clearly applies gives its label about 0.9 on four labels, two agreeing
-rules more, and no applicable rule a uniform guess. The prompts are short (one rule, one
-input), so a small model can learn the reading (the follower, `igtext fit-follower`), and
-a rule kept from one draft of z to the next is a cache hit in the next.
+rules more, and no applicable rule a uniform guess. A fitted follower carries its own
+`Calibration` (fitted on the validation worlds, `igtext fit-follower --calibrate`): a
+log-odds added to each rule's "none" before its answer is renormalised (on a new task most
+rules of z do not apply to a given x, more than in the follower's training data, and a
+model reading unseen wordings over-reads rules), and its own STRENGTH. The prompts are
+short (one rule, one input), so a small model can learn the reading (the follower, `igtext
+fit-follower`), and a rule kept from one draft of z to the next is a cache hit in the next.
 """
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Sequence
 
 from igtext.data import Example
@@ -84,6 +89,32 @@ def rules_reserved(labels: Sequence[str], seeds: Sequence[str] = ()) -> int:
     return min(MAX_RULES, max([len(labels) + 2] + [len(split_rules(s, labels)) for s in seeds]))
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """How one input's rule answers combine into M_L: `none_bias`, the log-odds added to each
+    rule's "none" before its answer is renormalised, and `strength`, the log-odds one
+    applicable rule adds to its label. The defaults are the bare reading."""
+    none_bias: float = 0.0
+    strength: float = STRENGTH
+
+    def combine(self, answers: Sequence[dict[str, float]], labels: Sequence[str],
+                none: str) -> dict[str, float]:
+        """log M_L(y | x, z) over `labels` from P(answer | rule, x) of each rule of z."""
+        lift = math.exp(self.none_bias)
+        evidence = dict.fromkeys(labels, 0.0)
+        for a in answers:
+            total = sum(a[y] for y in labels) + lift * a[none]
+            for y in labels:
+                evidence[y] += a[y] / total if total > 0 else 0.0
+        return log_normalise({y: self.strength * v for y, v in evidence.items()})
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Calibration":
+        """The calibration an adapter's `igtext_adapter.json` records (none: the bare one)."""
+        c = meta.get("calibration") or {}
+        return cls(float(c.get("none_bias", 0.0)), float(c.get("strength", STRENGTH)))
+
+
 class RulewiseLikelihood:
     """M_L with the same interface as `Likelihood` (`judge`, `with_lm`, `with_labels`), read
     rule by rule (module docstring). Classification only: open-ended tasks need the whole
@@ -92,20 +123,24 @@ class RulewiseLikelihood:
     reading = "rules"
 
     def __init__(self, lm: LanguageModel, template: Template, labels: Sequence[str],
-                 chat: Template | None = None):
+                 chat: Template | None = None, calibration: Calibration = Calibration()):
         if not labels:
             raise ValueError("M_L read rule by rule needs a label set")
         self.lm, self.template, self.chat = lm, template, chat
+        self.calibration = calibration
         self.labels = tuple(labels)
         self.none = none_answer(self.labels)
         self.options = self.labels + (self.none,)
         self._rule = Likelihood(lm, template, self.options, chat=chat)
 
     def with_lm(self, lm: LanguageModel) -> "RulewiseLikelihood":
-        return RulewiseLikelihood(lm, self.template, self.labels, self.chat)
+        return RulewiseLikelihood(lm, self.template, self.labels, self.chat, self.calibration)
 
     def with_labels(self, labels: Sequence[str]) -> "RulewiseLikelihood":
-        return RulewiseLikelihood(self.lm, self.template, labels, self.chat)
+        return RulewiseLikelihood(self.lm, self.template, labels, self.chat, self.calibration)
+
+    def with_calibration(self, calibration: Calibration) -> "RulewiseLikelihood":
+        return RulewiseLikelihood(self.lm, self.template, self.labels, self.chat, calibration)
 
     @staticmethod
     def continuation(answer: str) -> str:
@@ -128,8 +163,7 @@ class RulewiseLikelihood:
         answers = self.rule_answers(rules, [e.input for e in examples])
         out = []
         for j, e in enumerate(examples):
-            dist = log_normalise({y: STRENGTH * sum(a[j][y] for a in answers)
-                                  for y in self.labels})
+            dist = self.calibration.combine([a[j] for a in answers], self.labels, self.none)
             gold = dist.get(e.label) if e.label is not None else None
             out.append(Judgment(e.id, dist, dist, gold, gold))
         return out

@@ -228,6 +228,27 @@ def test_bad_flag_on_a_fit_command(capsys, tmp_path):
     assert code == 2 and "command line: field 'rank'" in err and err.count("\n") == 1
 
 
+def test_fit_follower_needs_an_out_or_an_adapter_to_calibrate(capsys, tmp_path):
+    assert main(["fit-follower"]) == 2
+    err = capsys.readouterr().err
+    assert "field '--out': required" in err and err.count("\n") == 1
+    assert main(["fit-follower", "--calibrate", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "no such adapter directory" in err and err.count("\n") == 1
+    prior = tmp_path / "prior"
+    prior.mkdir()
+    (prior / "igtext_adapter.json").write_text(json.dumps({"kind": "prior",
+                                                           "base_model": "smollm2-135m"}))
+    assert main(["fit-follower", "--calibrate", str(prior)]) == 2
+    err = capsys.readouterr().err
+    assert "not a likelihood" in err and err.count("\n") == 1
+    (prior / "igtext_adapter.json").write_text(json.dumps({"kind": "likelihood",
+                                                           "base_model": "smollm2-135m"}))
+    assert main(["fit-follower", "--calibrate", str(prior)]) == 2
+    err = capsys.readouterr().err
+    assert "reads z whole" in err and "field '--calibrate'" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("text, expect", [
     ("seed: true\n", "c.yaml:1: field 'seed': Input should be a valid integer"),
     ("prior:\n  weight: .inf\n", "c.yaml:2: field 'prior.weight': Input should be a finite number"),

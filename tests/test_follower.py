@@ -39,16 +39,24 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
     from igtext.training.lora import LoraSettings
     out = tmp_path / "follower"
     rep = fit_follower(out, LoraSettings(epochs=1, rank=4, max_length=256), tiny_dir,
-                       f"hf:{tiny_dir}", n=16, seed=0, progress=False)
+                       f"hf:{tiny_dir}", n=16, seed=0, progress=False, calibrate_n=12)
     assert rep["train_judgments"] == 16 and rep["loss"] == "label-set cross-entropy"
     meta = json.loads((out / "igtext_adapter.json").read_text())
+    # calibrated on the validation worlds' people: the chosen point is no worse than the
+    # bare reading (which is on the grid), and a run's M_L reads it from the adapter
+    cal = meta["calibration"]
+    assert rep["calibration"] == cal and cal["judgments"] == 12
+    assert cal["domains"] == [w.domain for w in splits.validation_worlds()]
+    assert cal["cross_entropy"] <= cal["bare_cross_entropy"]
+    from igtext import components
+    from igtext.rulewise import Calibration
+    assert components.follower_calibration(out) == Calibration(cal["none_bias"], cal["strength"])
     prov = meta["provenance"]
     assert meta["kind"] == "likelihood" and len(meta["data_sha256"]) == 64
     assert meta["reading"] == rep["reading"] == "rules"
     assert prov["domains"] == [w.domain for w in splits.train_worlds()] and prov["n"] == 16
     assert "dogs" not in prov["domains"]
     # the adapter loads as M_L behind the usual meter
-    from igtext import components
     from igtext.lm.registry import load_model
     base = components.metered(load_model(f"hf:{tiny_dir}"), None)
     assert "+likelihood:" in components.adapter_lm(base, "likelihood", out, f"hf:{tiny_dir}").name

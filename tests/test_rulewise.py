@@ -7,7 +7,7 @@ import pytest
 from igtext.data import Example, Task
 from igtext.lm.scripted import ScriptedLM
 from igtext.prompts import load_template
-from igtext.rulewise import STRENGTH, RulewiseLikelihood, none_answer, split_rules
+from igtext.rulewise import STRENGTH, Calibration, RulewiseLikelihood, none_answer, split_rules
 
 LABELS = ("husky", "labrador", "dalmatian", "poodle")
 
@@ -81,6 +81,49 @@ def test_a_run_reads_z_as_its_adapter_was_fitted(tmp_path):
     with pytest.raises(InputError, match="rule by rule.*reading: rules") as e:
         components.likelihood(lm, RunConfig(), task, adapter=fake)
     assert e.value.file == str(fake)
+
+
+def test_a_calibration_weighs_none_and_the_bare_one_is_the_plain_sum():
+    sure = {"husky": 0.97, "labrador": 0.0, "dalmatian": 0.0, "poodle": 0.0, "none": 0.03}
+    unsure = {"husky": 0.0, "labrador": 0.3, "dalmatian": 0.0, "poodle": 0.0, "none": 0.7}
+    bare = Calibration().combine([sure, unsure], LABELS, "none")
+    plain = {y: STRENGTH * (sure[y] + unsure[y]) for y in LABELS}
+    top = max(plain.values())
+    norm = top + math.log(sum(math.exp(v - top) for v in plain.values()))
+    assert bare == pytest.approx({y: v - norm for y, v in plain.items()})
+    # a "none" made e^2 times weightier: the unsure rule (labrador) loses more than the sure
+    # one (husky), so husky's lead grows; the strength scales every rule's voice
+    lifted = Calibration(none_bias=2.0).combine([sure, unsure], LABELS, "none")
+    assert lifted["husky"] - lifted["labrador"] > bare["husky"] - bare["labrador"]
+    loud = Calibration(strength=2 * STRENGTH).combine([sure, unsure], LABELS, "none")
+    assert loud["husky"] > bare["husky"]
+    # no rule at all: a uniform guess, whatever the calibration
+    assert Calibration(3.0, 9.0).combine([], LABELS, "none") == pytest.approx(
+        {y: math.log(0.25) for y in LABELS})
+    assert Calibration.from_meta({}) == Calibration()
+    assert Calibration.from_meta({"calibration": {"none_bias": 2.5, "strength": 3.75}}) == \
+        Calibration(2.5, 3.75)
+
+
+def test_a_follower_adapter_brings_its_calibration(tmp_path):
+    import json
+
+    from igtext import components
+    from igtext.config import RunConfig
+    task = Task("t", (), (), LABELS)
+    lm = components.metered(ScriptedLM(lambda r: "", lambda c, x: 0.0), None)
+    fake = tmp_path / "adapter"
+    fake.mkdir()
+    (fake / "igtext_adapter.json").write_text(json.dumps({
+        "kind": "likelihood", "reading": "rules",
+        "calibration": {"none_bias": 1.5, "strength": 5.0}}))
+    assert components.follower_calibration(fake) == Calibration(1.5, 5.0)
+    bare = components.likelihood(lm, RunConfig(likelihood={"reading": "rules"}), task)
+    assert bare.calibration == Calibration()
+    # kept by the copies a run makes
+    assert bare.with_labels(("a", "b")).calibration == Calibration()
+    one = bare.with_calibration(Calibration(1.5, 5.0))
+    assert one.with_lm(lm).with_labels(("a", "b")).calibration == Calibration(1.5, 5.0)
 
 
 def test_step_3_does_not_refit_a_rule_by_rule_m_l_on_labels():

@@ -10,12 +10,18 @@ under a context rule it labels by context. The held-out domains never reach its 
 
     igtext fit-follower --out ADAPTER [--n 6000] [--reading rules|whole] [--seed 0]
                         [--config RECIPE.yaml]
+    igtext fit-follower --calibrate ADAPTER [--n 300]
     igtext fit-follower --prior --out ADAPTER [--n 2000]
 
 By default the follower reads z rule by rule (`igtext.rulewise`): it learns from each rule
 of those z's on its own, with one input and what the person says under that rule alone (a
 label, or "none": the rule does not apply). `--reading whole` learns from whole z's in the
 one-prompt M_L instead (`igtext.likelihood`); a run must read z as its adapter learned to.
+
+A follower then gets its `Calibration` (`igtext.rulewise`): how much each rule's "none"
+weighs and how strongly applicable rules speak, chosen to minimise the cross-entropy between
+M_L and the simulated people of the *validation* worlds (never the held-out ones); a fit
+does it at its end, and `igtext fit-follower --calibrate ADAPTER` does it again on its own.
 
 The prior learns from the training worlds' people's comparisons (each winner drawn from the
 person's Bradley-Terry preference) and reports its pairwise accuracy on the held-out
@@ -50,9 +56,10 @@ def commit() -> str | None:
 
 def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                  base_name: str, n: int = 6000, seed: int = 0, progress: bool = True,
-                 reading: str = "rules") -> dict:
+                 reading: str = "rules", calibrate_n: int = 300) -> dict:
     """Fit the follower on `n` label judgments of the training worlds (of single rules
-    with `reading="rules"`, of whole z's with "whole"); save it in `out`."""
+    with `reading="rules"`, of whole z's with "whole"); save it in `out`; calibrate one
+    that reads rule by rule on `calibrate_n` judgments of the validation worlds."""
     from igtext.prompts import load_template
     from igtext.worlds import splits
     from igtext.worlds.imitation import label_data, rule_data
@@ -65,7 +72,70 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     report = fit_likelihood(data, None, base_dir, out, settings, template=template,
                             base_name=base_name, progress=progress)
     _provenance(out, worlds, n, seed, made_at, reading=reading)
-    return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out)}
+    calibrated = (calibrate_follower(out, base_name, calibrate_n, seed) if reading == "rules"
+                  else {})
+    return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),
+            **({"calibration": calibrated} if calibrated else {})}
+
+
+NONE_BIASES = tuple(i / 4 for i in range(0, 33))          # 0 .. 8
+STRENGTHS = tuple(i / 4 for i in range(2, 49))            # 0.5 .. 12
+
+
+def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: int = 0,
+                       cache=None) -> dict:
+    """Choose the follower's `Calibration` on `n` label judgments of the validation worlds
+    (z's of every kind, inputs z speaks about and inputs it does not): the grid point of
+    NONE_BIASES x STRENGTHS with the least cross-entropy between the person's label
+    distribution and M_L's. Writes it into the adapter's `igtext_adapter.json`; returns it
+    with its cross-entropy, the bare reading's, and the agreement of both with the person."""
+    import math
+
+    from igtext import components
+    from igtext.config import RunConfig
+    from igtext.data import Task
+    from igtext.rulewise import Calibration, split_rules
+    from igtext.worlds import splits
+    from igtext.worlds.imitation import label_data
+    from igtext.errors import InputError
+    if components.fitted_reading(adapter) != "rules":
+        raise InputError("only a follower that reads z rule by rule has a calibration; this "
+                         "adapter reads z whole", file=str(adapter), field="--calibrate")
+    worlds = splits.validation_worlds()
+    data = label_data(worlds, n, seed)
+    config = RunConfig(model=base_name, likelihood={"reading": "rules"})
+    lm = components.metered(components.load_backend(config), cache)
+    follower = components.likelihood(lm, config, Task("calibration", (), (), ("a", "b")),
+                                     adapter=adapter)
+    read = []                       # (rule answers, labels, none, the person's distribution)
+    for r in data:
+        one = follower.with_labels(r.labels)
+        answers = [a[0] for a in one.rule_answers(split_rules(r.z, r.labels), [r.x])]
+        read.append((answers, r.labels, one.none, r.distribution))
+
+    def cross_entropy(c: Calibration) -> float:
+        return sum(-sum(p * c.combine(a, labels, none)[y] for y, p in person.items() if p > 0)
+                   for a, labels, none, person in read) / len(read)
+
+    def agreement(c: Calibration) -> float:
+        sure = [(c.combine(a, labels, none), person) for a, labels, none, person in read
+                if len(set(person.values())) > 1]
+        return sum(max(m, key=m.get) == max(person, key=person.get)
+                   for m, person in sure) / max(1, len(sure))
+    bare = Calibration()
+    best = min((Calibration(b, s) for b in NONE_BIASES for s in STRENGTHS), key=cross_entropy)
+    report = {"none_bias": best.none_bias, "strength": best.strength,
+              "cross_entropy": round(cross_entropy(best), 4),
+              "bare_cross_entropy": round(cross_entropy(bare), 4),
+              "agreement": round(agreement(best), 4), "bare_agreement": round(agreement(bare), 4),
+              "judgments": len(read), "domains": [w.domain for w in worlds], "seed": seed,
+              "commit": commit(),
+              "uniform_cross_entropy": round(sum(math.log(len(r.labels)) for r in data)
+                                             / len(data), 4)}
+    meta_path = Path(adapter) / "igtext_adapter.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()),
+                                     "calibration": report}, indent=2))
+    return report
 
 
 def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Path,
