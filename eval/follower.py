@@ -146,7 +146,14 @@ def markdown(report: dict) -> str:
     lines = [f"# Does M_L follow z? ({report['split']} domains: {', '.join(report['domains'])})",
              "", f"Command: `{report['command']}`; {report['pairs']} (z, x) pairs where the "
              "simulated person gives one label. Agreement of M_L's label with the person's "
-             f"(mean ± sd over {report.get('seeds', 1)} seeds).",
+             f"(mean ± sd over {report.get('seeds', 1)} seeds). \"raw\"/\"calibrated\": "
+             "the one-prompt M_L without and with contextual calibration; \"rule by rule, "
+             "calibrated\": a follower combining its rules' answers with the calibration it "
+             "was fitted with on the validation worlds (`igtext fit-follower --calibrate`). "
+             "A wall time of seconds means the answers came from the LM cache.",
+             *[f"Rows of {', '.join(n for n, r in report['arms'].items() if r.get('from') == c)}"
+               f" kept from `{c}`." for c in dict.fromkeys(
+                   r["from"] for r in report["arms"].values() if r.get("from"))],
              "", "| arm | " + " | ".join(kinds) + " | wall s |",
              "|---|" + "---|" * (len(kinds) + 1)]
     for name, r in report["arms"].items():
