@@ -527,7 +527,8 @@ def _cmd_fit_follower(a) -> None:
         from igtext.training.adapters import check_adapter
         check_adapter(a.calibrate, "likelihood", a.model, "--calibrate")
         print(json.dumps(calibrate_follower(a.calibrate, a.model, n=a.n or 300, seed=a.seed,
-                                            cache=components.open_cache())))
+                                            cache=components.open_cache(),
+                                            progress=not a.quiet)))
         return
     if not a.out:
         raise InputError("required (the adapter directory to write)", field="--out")

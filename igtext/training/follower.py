@@ -72,8 +72,8 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     report = fit_likelihood(data, None, base_dir, out, settings, template=template,
                             base_name=base_name, progress=progress)
     _provenance(out, worlds, n, seed, made_at, reading=reading)
-    calibrated = (calibrate_follower(out, base_name, calibrate_n, seed) if reading == "rules"
-                  else {})
+    calibrated = (calibrate_follower(out, base_name, calibrate_n, seed, progress=progress)
+                  if reading == "rules" else {})
     return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),
             **({"calibration": calibrated} if calibrated else {})}
 
@@ -83,7 +83,7 @@ STRENGTHS = tuple(i / 4 for i in range(2, 49))            # 0.5 .. 12
 
 
 def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: int = 0,
-                       cache=None) -> dict:
+                       cache=None, progress: bool = False) -> dict:
     """Choose the follower's `Calibration` on `n` label judgments of the validation worlds
     (z's of every kind, inputs z speaks about and inputs it does not): the grid point of
     NONE_BIASES x STRENGTHS with the least cross-entropy between the person's label
@@ -91,13 +91,16 @@ def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: 
     with its cross-entropy, the bare reading's, and the agreement of both with the person."""
     import math
 
+    from rich.console import Console
+    from rich.progress import track
+
     from igtext import components
     from igtext.config import RunConfig
     from igtext.data import Task
+    from igtext.errors import InputError
     from igtext.rulewise import Calibration, split_rules
     from igtext.worlds import splits
     from igtext.worlds.imitation import label_data
-    from igtext.errors import InputError
     if components.fitted_reading(adapter) != "rules":
         raise InputError("only a follower that reads z rule by rule has a calibration; this "
                          "adapter reads z whole", file=str(adapter), field="--calibrate")
@@ -108,7 +111,8 @@ def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: 
     follower = components.likelihood(lm, config, Task("calibration", (), (), ("a", "b")),
                                      adapter=adapter)
     read = []                       # (rule answers, labels, none, the person's distribution)
-    for r in data:
+    for r in track(data, description="calibrating on the validation worlds",
+                   disable=not progress, console=Console(stderr=True)):
         one = follower.with_labels(r.labels)
         answers = [a[0] for a in one.rule_answers(split_rules(r.z, r.labels), [r.x])]
         read.append((answers, r.labels, one.none, r.distribution))
