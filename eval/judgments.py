@@ -7,8 +7,8 @@
   loop        the same seeded search with and without the step-3 loop; D' accuracy
 
 The annotator is the simulated person of `igtext.tasks.husky_world` (known prior, known way
-of labelling under z). Prints one JSON object with CPU seconds for each part and writes it
-to eval/results/judgments.json.
+of labelling under z). Prints one JSON object with CPU seconds for each part and adds it to
+eval/results/judgments.json (`merge`: the parts not run are kept).
 
     .venv/bin/python eval/judgments.py [--comparisons 500] [--labels 600] [--parts prior,likelihood,loop]
 """
@@ -213,8 +213,24 @@ def main() -> None:
         if "loop" in args.parts:
             out["loop"] = part_loop(args, work)
     print(json.dumps(out, indent=2))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2))
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(merge(json.loads(path.read_text()) if path.exists() else {},
+                                     out), indent=2))
+
+
+def merge(report: dict, out: dict) -> dict:
+    """`report` (the results file) with this invocation's parts in it: the prior replaced,
+    a likelihood or loop run appended to `likelihood_runs` / `loop_runs`, each with its
+    command; what this invocation did not run is kept."""
+    merged = dict(report)
+    if "prior" in out:
+        merged["prior"] = {"command": out["command"], **out["prior"]}
+    for part in ("likelihood", "loop"):
+        if part in out:
+            merged[f"{part}_runs"] = list(report.get(f"{part}_runs", [])) + [
+                {"command": out["command"], **out[part]}]
+    return merged
 
 
 if __name__ == "__main__":
