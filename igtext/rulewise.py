@@ -112,7 +112,7 @@ class Calibration:
     def from_meta(cls, meta: dict) -> "Calibration":
         """The calibration an adapter's `igtext_adapter.json` records (none: the bare one)."""
         c = meta.get("calibration") or {}
-        return cls(float(c.get("none_bias", 0.0)), float(c.get("strength", STRENGTH)))
+        return cls(**{k: float(c[k]) for k in ("none_bias", "strength") if k in c})
 
 
 class RulewiseLikelihood:
