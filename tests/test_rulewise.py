@@ -144,6 +144,16 @@ def test_rule_data_says_what_each_rule_alone_says():
     assert not {r.domain for r in data} & held
     nones = [r for r in data if r.answer == "none"]
     assert 0.3 < len(nones) / len(data) < 0.5
+    readers = {d: Reader(load_world(d)) for d in {r.domain for r in data}}
+
+    def near(r) -> bool:      # x is of the class the rule names, or whose traits it names
+        rd = readers[r.domain]
+        named = {c.label for p in rd.rules(r.z) for c in p.concepts} | {
+            p.label for p in rd.rules(r.z)}
+        return bool(named & {c.label for c in rd.present(r.x) if c.kind == "trait"})
+    assert 0.4 < sum(map(near, nones)) / len(nones) < 0.6
+    far = rule_data(splits.train_worlds(), 300, seed=2, near_share=0.0)
+    assert sum(near(r) for r in far if r.answer == "none") / len(nones) < 0.25
     for r in data[:60]:
         assert r.labels[-1] == "none" and r.z in split_rules(r.z, r.labels[:-1])
         d = label_distribution(Reader(load_world(r.domain)), r.z, r.x)

@@ -116,29 +116,41 @@ def comparison_data(worlds: Sequence[World], n: int, seed: int = 0,
 
 
 def rule_data(worlds: Sequence[World], n: int, seed: int = 0, none_share: float = 0.4,
-              **label_kwargs) -> list[WorldLabel]:
+              near_share: float = 0.5, **label_kwargs) -> list[WorldLabel]:
     """`n` judgments of one rule each, for M_L read rule by rule (`igtext.rulewise`): the
     z's of `label_data` cut into rules as that M_L cuts them, each rule with one input and
     what the person says under that rule alone, over the labels and "none" (the rule does
-    not apply: the person would only guess). About `none_share` of them are "none"."""
+    not apply: the person would only guess). About `none_share` of them are "none", and
+    about `near_share` of those are near misses: inputs of the class the rule names, or of
+    the class whose traits it names, that lack every trait it names (the "none" a reader
+    who labels by resemblance, not by z's words, gets wrong)."""
     from igtext.rulewise import none_answer, split_rules
     rng = random.Random(f"rule-data:{seed}")
     readers = {w.domain: Reader(w) for w in worlds}
     applies: list[WorldLabel] = []
+    near: list[WorldLabel] = []
     blind: list[WorldLabel] = []
     for r in label_data(worlds, n, seed, **label_kwargs):
+        reader = readers[r.domain]
         none = none_answer(r.labels)
+        classes = {c.label for c in reader.present(r.x) if c.kind == "trait"}
         for rule in split_rules(r.z, r.labels):
-            d = label_distribution(readers[r.domain], rule, r.x)
+            d = label_distribution(reader, rule, r.x)
             if len(set(d.values())) == 1:
                 dist = {**dict.fromkeys(r.labels, 0.1 / len(r.labels)), none: 0.9}
-                blind.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist))
+                one = WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist)
+                named = {c.label for p in reader.rules(rule) for c in p.concepts} | {
+                    p.label for p in reader.rules(rule)}
+                (near if classes & named else blind).append(one)
             else:
                 applies.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,),
                                           {**d, none: 0.0}))
-    rng.shuffle(applies)
-    rng.shuffle(blind)
-    k_none = min(len(blind), round(n * none_share))
-    out = applies[:n - k_none] + blind[:k_none]
+    for pool in (applies, near, blind):
+        rng.shuffle(pool)
+    k_none = min(len(near) + len(blind), round(n * none_share))
+    k_near = min(len(near), round(k_none * near_share))
+    nones = near[:k_near] + blind[:k_none - k_near]
+    nones += near[k_near:k_near + k_none - len(nones)]       # too few far ones: more near
+    out = applies[:n - len(nones)] + nones
     rng.shuffle(out)
     return out
