@@ -42,7 +42,7 @@ browser:
 	@command -v tmux >/dev/null || { apt-get update -q && apt-get install -y -q tmux; }
 
 # Rebuild the learned person shipped in igtext/adapters/ from scratch, into build/adapters/
-# (two fits at a time, one thread each: about 85 min for the follower on one core, its
+# (two fits at a time, one thread each: about 90 min for the follower on one core, its
 # calibration on the validation worlds included, 80 min for the describe proposer then the
 # prior on the other). `make ship-adapters` then copies them
 # into igtext/adapters/ as the package ships them (float16 weights); eval/follower.py and
