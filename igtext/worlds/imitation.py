@@ -135,12 +135,12 @@ def rule_data(worlds: Sequence[World], n: int, seed: int = 0, none_share: float 
         none = none_answer(r.labels)
         classes = {c.label for c in reader.present(r.x) if c.kind == "trait"}
         for rule in split_rules(r.z, r.labels):
-            d = label_distribution(reader, rule, r.x)
+            parsed = reader.rules(rule)
+            d = label_distribution(reader, rule, r.x, rules=parsed)
             if len(set(d.values())) == 1:
                 dist = {**dict.fromkeys(r.labels, 0.1 / len(r.labels)), none: 0.9}
                 one = WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist)
-                named = {c.label for p in reader.rules(rule) for c in p.concepts} | {
-                    p.label for p in reader.rules(rule)}
+                named = {p.label for p in parsed} | {c.label for p in parsed for c in p.concepts}
                 (near if classes & named else blind).append(one)
             else:
                 applies.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,),
