@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     ff.add_argument("--reading", choices=("rules", "whole"), default="rules",
                     help="the follower reads z rule by rule (default) or whole")
     ff.add_argument("--seed", type=int, default=0)
+    ff.add_argument("--init", metavar="ADAPTER", help="continue training this fitted "
+                    "follower (or prior, with --prior) on --n fresh judgments of --seed "
+                    "instead of starting a new adapter")
 
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
     tr.add_argument("source", choices=("instruction-induction", "worlds"),
@@ -537,9 +540,12 @@ def _cmd_fit_follower(a) -> None:
         raise InputError("must be at least 4", field="n")
     recipe = load_recipe("prior" if a.prior else "follower", a.config, epochs=a.epochs,
                          lr=a.lr, rank=a.rank, seed=a.seed, max_length=a.max_length)
+    if a.init:
+        from igtext.training.adapters import check_adapter
+        check_adapter(a.init, "prior" if a.prior else "likelihood", a.model, "--init")
     args = (a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed)
-    report = (fit_world_prior(*args, progress=not a.quiet) if a.prior
-              else fit_follower(*args, progress=not a.quiet, reading=a.reading))
+    report = (fit_world_prior(*args, progress=not a.quiet, init=a.init) if a.prior
+              else fit_follower(*args, progress=not a.quiet, reading=a.reading, init=a.init))
     print(json.dumps(report))
 
 

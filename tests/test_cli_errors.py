@@ -247,6 +247,10 @@ def test_fit_follower_needs_an_out_or_an_adapter_to_calibrate(capsys, tmp_path):
     assert main(["fit-follower", "--calibrate", str(prior)]) == 2
     err = capsys.readouterr().err
     assert "reads z whole" in err and "field '--calibrate'" in err and err.count("\n") == 1
+    assert main(["fit-follower", "--prior", "--out", str(tmp_path / "p2"),
+                 "--init", str(prior)]) == 2
+    err = capsys.readouterr().err
+    assert "not a prior" in err and "field '--init'" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("text, expect", [

@@ -13,7 +13,7 @@ def check_adapter(path: str | Path, kind: str, base_name: str, field: str | None
     if not Path(path).is_dir():
         raise InputError("no such adapter directory", file=str(path), field=field)
     from igtext.lm.registry import base_name as runs_on
-    meta = read_meta(path, kind)
+    meta = read_meta(path, kind, field)
     if runs_on(str(meta.get("base_model"))) != runs_on(base_name):
         raise InputError(f"adapter was made for {meta.get('base_model')!r}, not for "
                          f"{base_name!r}", file=str(path), field=field)

@@ -56,10 +56,12 @@ def commit() -> str | None:
 
 def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                  base_name: str, n: int = 6000, seed: int = 0, progress: bool = True,
-                 reading: str = "rules", calibrate_n: int = 300) -> dict:
+                 reading: str = "rules", calibrate_n: int = 300,
+                 init: str | Path | None = None) -> dict:
     """Fit the follower on `n` label judgments of the training worlds (of single rules
     with `reading="rules"`, of whole z's with "whole"); save it in `out`; calibrate one
-    that reads rule by rule on `calibrate_n` judgments of the validation worlds."""
+    that reads rule by rule on `calibrate_n` judgments of the validation worlds. With
+    `init` (a fitted follower), training continues from it."""
     from igtext.prompts import load_template
     from igtext.worlds import splits
     from igtext.worlds.imitation import label_data, rule_data
@@ -70,8 +72,8 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     else:
         data, template = label_data(worlds, n, seed), load_template("likelihood")
     report = fit_likelihood(data, None, base_dir, out, settings, template=template,
-                            base_name=base_name, progress=progress)
-    _provenance(out, worlds, n, seed, made_at, reading=reading)
+                            base_name=base_name, progress=progress, init=init)
+    _provenance(out, worlds, n, seed, made_at, init, reading=reading)
     calibrated = (calibrate_follower(out, base_name, calibrate_n, seed, progress=progress)
                   if reading == "rules" else {})
     return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),
@@ -144,10 +146,10 @@ def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: 
 
 def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                     base_name: str, n: int = 2000, seed: int = 0, heldout: int = 400,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, init: str | Path | None = None) -> dict:
     """Fit the prior on `n` comparisons of the training worlds' people; report pairwise
     accuracy on `heldout` comparisons of the held-out domains (the person's preferred z as
-    the truth)."""
+    the truth). With `init` (a fitted prior), training continues from it."""
     import random
 
     from igtext.training.reward import fit_prior
@@ -162,18 +164,23 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
             for c in comparison_data(splits.held_out_worlds(), heldout, seed + 1)
             if c.p_a != 0.5]
     report = fit_prior(train, base_dir, out, settings, heldout=held, base_name=base_name,
-                       progress=progress)
-    _provenance(out, worlds, n, seed, made_at)
+                       progress=progress, init=init)
+    _provenance(out, worlds, n, seed, made_at, init)
     return {**report, "domains": len(worlds), "heldout_domains": len(splits.held_out_worlds()),
             "adapter": str(out)}
 
 
 def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None,
-                **extra) -> None:
-    """Add how the adapter was made (`made_at`: the commit when the fit began) to its
+                init: str | Path | None = None, **extra) -> None:
+    """Add how the adapter was made (`made_at`: the commit when the fit began; `init`: the
+    adapter it continued, whose own provenance is kept as `continued`) to its
     `igtext_adapter.json`, and `extra` keys (the follower's `reading`) beside it."""
     meta_path = Path(out) / "igtext_adapter.json"
     meta = {**json.loads(meta_path.read_text()), **extra}
     meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": made_at,
                           "domains": [w.domain for w in worlds], "n": n, "seed": seed}
+    if init is not None:
+        before = json.loads((Path(init) / "igtext_adapter.json").read_text())
+        meta["provenance"]["continued"] = {k: before.get(k) for k in
+                                           ("provenance", "data_sha256", "settings", "report")}
     meta_path.write_text(json.dumps(meta, indent=2))

@@ -188,15 +188,18 @@ def save_meta(out: Path, kind: str, base: str, settings: LoraSettings, records_h
     (out / META).write_text(json.dumps(meta, indent=2))
 
 
-def read_meta(path: str | Path, kind: str) -> dict:
+def read_meta(path: str | Path, kind: str, field: str | None = None) -> dict:
+    """The adapter's metadata, after checking it is an igtext `kind` adapter (an error names
+    `field`, the setting that named the adapter, if given)."""
     p = Path(path)
     try:
         meta = json.loads((p / META).read_text())
     except FileNotFoundError:
-        raise InputError(f"not an igtext {kind} adapter ({META} missing)", file=str(p)) from None
+        raise InputError(f"not an igtext {kind} adapter ({META} missing)", file=str(p),
+                         field=field) from None
     if meta.get("kind") != kind:
         raise InputError(f"adapter is a {meta.get('kind')} adapter, not a {kind} one",
-                         file=str(p))
+                         file=str(p), field=field)
     return meta
 
 
