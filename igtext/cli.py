@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     ff.add_argument("--init", metavar="ADAPTER", help="continue training this fitted "
                     "follower (or prior, with --prior) on --n fresh judgments of --seed "
                     "instead of starting a new adapter")
+    ff.add_argument("--cross-share", type=float, default=0.0, metavar="SHARE",
+                    help="share of the follower's z's whose inputs are all worded unlike z "
+                    "(as a z* written from D reads D'); the rest draw from every input")
 
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
     tr.add_argument("source", choices=("instruction-induction", "worlds"),
@@ -538,6 +541,8 @@ def _cmd_fit_follower(a) -> None:
     n = a.n or (2000 if a.prior else 6000)
     if n < 4:
         raise InputError("must be at least 4", field="n")
+    if not 0.0 <= a.cross_share <= 1.0:
+        raise InputError(f"must be between 0 and 1, not {a.cross_share}", field="--cross-share")
     recipe = load_recipe("prior" if a.prior else "follower", a.config, epochs=a.epochs,
                          lr=a.lr, rank=a.rank, seed=a.seed, max_length=a.max_length)
     if a.init:
@@ -545,7 +550,8 @@ def _cmd_fit_follower(a) -> None:
         check_adapter(a.init, "prior" if a.prior else "likelihood", a.model, "--init")
     args = (a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed)
     report = (fit_world_prior(*args, progress=not a.quiet, init=a.init) if a.prior
-              else fit_follower(*args, progress=not a.quiet, reading=a.reading, init=a.init))
+              else fit_follower(*args, progress=not a.quiet, reading=a.reading, init=a.init,
+                                cross_share=a.cross_share))
     print(json.dumps(report))
 
 

@@ -57,23 +57,27 @@ def commit() -> str | None:
 def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                  base_name: str, n: int = 6000, seed: int = 0, progress: bool = True,
                  reading: str = "rules", calibrate_n: int = 300,
-                 init: str | Path | None = None) -> dict:
+                 init: str | Path | None = None, cross_share: float = 0.0) -> dict:
     """Fit the follower on `n` label judgments of the training worlds (of single rules
     with `reading="rules"`, of whole z's with "whole"); save it in `out`; calibrate one
     that reads rule by rule on `calibrate_n` judgments of the validation worlds. With
-    `init` (a fitted follower), training continues from it."""
+    `init` (a fitted follower), training continues from it. `cross_share`: the share of z's
+    whose inputs are all worded unlike z (`imitation.label_data`)."""
     from igtext.prompts import load_template
     from igtext.worlds import splits
     from igtext.worlds.imitation import label_data, rule_data
     made_at = commit()
     worlds = splits.train_worlds()
     if reading == "rules":
-        data, template = rule_data(worlds, n, seed), load_template("likelihood_rule")
+        data = rule_data(worlds, n, seed, cross_share=cross_share)
+        template = load_template("likelihood_rule")
     else:
-        data, template = label_data(worlds, n, seed), load_template("likelihood")
+        data = label_data(worlds, n, seed, cross_share=cross_share)
+        template = load_template("likelihood")
     report = fit_likelihood(data, None, base_dir, out, settings, template=template,
                             base_name=base_name, progress=progress, init=init)
-    _provenance(out, worlds, n, seed, made_at, init, reading=reading)
+    _provenance(out, worlds, n, seed, made_at, init, reading=reading,
+                **({"cross_share": cross_share} if cross_share else {}))
     calibrated = (calibrate_follower(out, base_name, calibrate_n, seed, progress=progress)
                   if reading == "rules" else {})
     return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),

@@ -28,6 +28,7 @@ class WorldLabel:
     x: str
     labels: tuple[str, ...]
     distribution: dict[str, float]
+    cross_worded: bool = False         # z's trait wordings and x's are disjoint sets
 
     @property
     def answer(self) -> str | None:
@@ -38,7 +39,8 @@ class WorldLabel:
 
     def to_dict(self) -> dict:
         return {"domain": self.domain, "kind": self.kind, "z": self.z, "x": self.x,
-                "labels": list(self.labels), "distribution": self.distribution}
+                "labels": list(self.labels), "distribution": self.distribution,
+                "cross_worded": self.cross_worded}
 
 
 @dataclass(frozen=True)
@@ -57,43 +59,55 @@ class WorldComparison:
 
 def _pools(world: World, seed: int, per_world: int) -> list[tuple[str, str]]:
     """z's of every kind, worded as in D and in the held-out wordings."""
+    return [(kind, z) for kind, z, _ in _worded_pools(world, seed, per_world)]
+
+
+def _worded_pools(world: World, seed: int, per_world: int) -> list[tuple[str, str, bool]]:
+    """`_pools` with whether each z words traits as D does (False: held-out wordings)."""
     half = max(1, per_world // 2)
-    return (hypothesis_pool(world, half, seed, D_WORDINGS)
-            + hypothesis_pool(world, per_world - half, seed + 1,
-                              tuple(range(2, 3)), tuple(k for k in KINDS if k != "paraphrased")))
+    return ([(k, z, k != "paraphrased") for k, z in hypothesis_pool(world, half, seed, D_WORDINGS)]
+            + [(k, z, False) for k, z in hypothesis_pool(
+                world, per_world - half, seed + 1, tuple(range(2, 3)),
+                tuple(k for k in KINDS if k != "paraphrased"))])
 
 
 def label_data(worlds: Sequence[World], n: int, seed: int = 0, kinds: Sequence[str] = KINDS,
                z_per_world: int = 60, x_per_z: int = 4,
-               guesses: float = 0.2) -> list[WorldLabel]:
+               guesses: float = 0.2, cross_share: float = 0.0) -> list[WorldLabel]:
     """`n` label judgments spread evenly over `worlds`: z's of `kinds` (half worded as D,
     half in held-out wordings), each with `x_per_z` inputs drawn from D and from D' of all
     three shifts (so that under a context rule D' inputs, whose contexts moved, get the
     context's label, not the true one). About `guesses` of them are inputs no rule of z
-    applies to (the person guesses uniformly); the rest are inputs z speaks about."""
+    applies to (the person guesses uniformly); the rest are inputs z speaks about. For
+    about `cross_share` of the z's, the inputs are only those worded unlike z (D's wordings
+    against held-out ones: the case of a z* written from D labelling D'); the others draw
+    from all inputs."""
     rng = random.Random(f"label-data:{seed}")
     out: list[WorldLabel] = []
     per_world = -(-n // max(1, len(worlds)))
     for w in worlds:
         reader = Reader(w)
-        inputs = [e.input for shift in SHIFTS
+        inputs = [(e.input, shift == "context") for shift in SHIFTS
                   for e in world_task(w, seed, n_train=40, n_test=40, shift=shift).test]
-        inputs += [e.input for e in world_task(w, seed, n_train=60, n_test=0).train]
-        pool = [(k, z) for k, z in _pools(w, seed, z_per_world) if k in kinds]
+        inputs += [(e.input, True) for e in world_task(w, seed, n_train=60, n_test=0).train]
+        pool = [(k, z, d) for k, z, d in _worded_pools(w, seed, z_per_world) if k in kinds]
         made = []
         while len(made) < per_world and pool:
-            kind, z = rng.choice(pool)
+            kind, z, z_as_d = rng.choice(pool)
             rules = reader.rules(z)
-            seen = [(x, label_distribution(reader, z, x, rules=rules))
-                    for x in rng.sample(inputs, min(len(inputs), 6 * x_per_z))]
-            applies = [(x, d) for x, d in seen if len(set(d.values())) > 1]
-            blind = [(x, d) for x, d in seen if len(set(d.values())) == 1]
+            drawn = inputs
+            if cross_share and rng.random() < cross_share:
+                drawn = [(x, d) for x, d in inputs if d != z_as_d]
+            seen = [(x, label_distribution(reader, z, x, rules=rules), x_as_d != z_as_d)
+                    for x, x_as_d in rng.sample(drawn, min(len(drawn), 6 * x_per_z))]
+            applies = [s for s in seen if len(set(s[1].values())) > 1]
+            blind = [s for s in seen if len(set(s[1].values())) == 1]
             for _ in range(x_per_z):
                 pick = blind if (rng.random() < guesses or not applies) and blind else applies
                 if not pick:
                     break
-                x, d = pick.pop(rng.randrange(len(pick)))
-                made.append(WorldLabel(w.domain, kind, z, x, w.labels, d))
+                x, d, cross = pick.pop(rng.randrange(len(pick)))
+                made.append(WorldLabel(w.domain, kind, z, x, w.labels, d, cross))
         out += made[:per_world]
     rng.shuffle(out)
     return out[:n]
@@ -139,12 +153,13 @@ def rule_data(worlds: Sequence[World], n: int, seed: int = 0, none_share: float 
             d = label_distribution(reader, rule, r.x, rules=parsed)
             if len(set(d.values())) == 1:
                 dist = {**dict.fromkeys(r.labels, 0.1 / len(r.labels)), none: 0.9}
-                one = WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist)
+                one = WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,), dist,
+                                 r.cross_worded)
                 named = {p.label for p in parsed} | {c.label for p in parsed for c in p.concepts}
                 (near if classes & named else blind).append(one)
             else:
                 applies.append(WorldLabel(r.domain, r.kind, rule, r.x, r.labels + (none,),
-                                          {**d, none: 0.0}))
+                                          {**d, none: 0.0}, r.cross_worded))
     for pool in (applies, near, blind):
         rng.shuffle(pool)
     k_none = min(len(near) + len(blind), round(n * none_share))
