@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "eval" / "results"
 KINDS = ("thing", "context", "wrong", "paraphrased", "per_label", "partial", "mixed")
+WORDED = (("z worded as x", False), ("z worded unlike x", True))
 
 
 def pairs(worlds, n: int, seed: int):
@@ -45,9 +46,12 @@ def pairs(worlds, n: int, seed: int):
 
 def agreement(lik, seeded: dict[int, list], calibrate: bool) -> dict:
     """Share of records where M_L's argmax is the person's label, by kind (the mean over
-    seeds, and its sd), by seed, and by domain and kind (over all seeds)."""
+    seeds, and its sd), by seed, by domain and kind (over all seeds), and, over z's about
+    traits (every kind but context rules), by whether z and x word traits alike (the case a
+    z* written from D meets on D' is "unlike")."""
     from igtext.data import Example
     hits: dict[tuple[int, str, str], list[bool]] = defaultdict(list)
+    worded: dict[tuple[int, bool], list[bool]] = defaultdict(list)
     for seed, records in seeded.items():
         by_z: dict[tuple, list] = defaultdict(list)
         for r in records:
@@ -55,7 +59,10 @@ def agreement(lik, seeded: dict[int, list], calibrate: bool) -> dict:
         for (labels, z), rs in by_z.items():
             one = lik.with_labels(labels)
             for r, j in zip(rs, one.judge(z, [Example(str(i), r.x) for i, r in enumerate(rs)])):
-                hits[(seed, r.domain, r.kind)].append(j.predicted(calibrate) == r.answer)
+                hit = j.predicted(calibrate) == r.answer
+                hits[(seed, r.domain, r.kind)].append(hit)
+                if r.kind != "context":
+                    worded[(seed, r.cross_worded)].append(hit)
     kinds = sorted({k for _, _, k in hits}, key=lambda k: KINDS.index(k))
 
     def share(keep) -> float:
@@ -69,6 +76,9 @@ def agreement(lik, seeded: dict[int, list], calibrate: bool) -> dict:
             "by_seed": per_seed,
             "by_domain_kind": {f"{d}/{k}": share(lambda ss, dd, kk: dd == d and kk == k)
                                for _, d, k in hits},
+            "by_wording": {name: statistics.mean(statistics.mean(worded[(s, cross)])
+                                                 for s in seeded if worded[(s, cross)])
+                           for name, cross in WORDED if any(worded[(s, cross)] for s in seeded)},
             "n": sum(len(h) for h in hits.values())}
 
 
@@ -154,12 +164,17 @@ def markdown(report: dict) -> str:
              *[f"Rows of {', '.join(n for n, r in report['arms'].items() if r.get('from') == c)}"
                f" kept from `{c}`." for c in dict.fromkeys(
                    r["from"] for r in report["arms"].values() if r.get("from"))],
-             "", "| arm | " + " | ".join(kinds) + " | wall s |",
-             "|---|" + "---|" * (len(kinds) + 1)]
+             "The last two columns pool the z's about traits (every kind but context rules) "
+             "by whether z words traits as x does or from the other set of wordings (D's "
+             "against the held-out ones, as a z* written from D reads D').",
+             "", "| arm | " + " | ".join(kinds + [n for n, _ in WORDED]) + " | wall s |",
+             "|---|" + "---|" * (len(kinds) + len(WORDED) + 1)]
     for name, r in report["arms"].items():
         lines.append(f"| {name} | " + " | ".join(
-            f"{r['by_kind'][k]:.2f} ± {r['sd_by_kind'][k]:.2f}" if k in r["by_kind"] else "-"
-            for k in kinds) + f" | {r['wall_s']} |")
+            [f"{r['by_kind'][k]:.2f} ± {r['sd_by_kind'][k]:.2f}" if k in r["by_kind"] else "-"
+             for k in kinds]
+            + [f"{r['by_wording'][n]:.2f}" if n in r.get("by_wording", {}) else "-"
+               for n, _ in WORDED]) + f" | {r['wall_s']} |")
     return "\n".join(lines) + "\n"
 
 

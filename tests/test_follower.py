@@ -27,6 +27,22 @@ def test_label_data_reads_only_the_worlds_given_and_follows_z():
     assert off > 0.2 * len(ctx)
 
 
+def test_cross_share_pairs_z_with_inputs_worded_unlike_it():
+    worlds = splits.train_worlds()[:3]
+    mixed = label_data(worlds, 240, seed=2)
+    crossed = label_data(worlds, 240, seed=2, cross_share=1.0)
+    assert 0.3 < sum(r.cross_worded for r in mixed) / len(mixed) < 0.7
+    assert all(r.cross_worded for r in crossed)
+    # "unlike": no trait phrase of x is in z word for word (D's wordings against the rest)
+    by_domain = {w.domain: w for w in worlds}
+
+    def shares_a_phrase(r):
+        return any(p in r.z and p in r.x for traits in by_domain[r.domain].traits.values()
+                   for t in traits for p in t)
+    assert not any(shares_a_phrase(r) for r in crossed)
+    assert sum(shares_a_phrase(r) for r in mixed) > 0.1 * len(mixed)
+
+
 def test_comparison_data_prefers_thing_rules():
     data = comparison_data(splits.train_worlds(), 300, seed=1)
     thing_vs_ctx = [c.p_a for c in data if c.kinds == ("thing", "context")]
