@@ -203,7 +203,8 @@ def proposer(lm: MeteredLM, config: RunConfig, task: Task,
         lm = adapter_lm(lm, "proposer", p.adapter, config.model)
     return Proposer(lm, task, {op: templates[op] for op in OPERATORS},
                     temperature=p.temperature, top_p=p.top_p, max_new_tokens=p.max_new_tokens,
-                    max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors)
+                    max_chars=p.max_chars, n_examples=p.n_examples, n_errors=p.n_errors,
+                    describe_examples=p.describe_examples)
 
 
 def scoring_examples(task: Task, config: RunConfig) -> tuple[Example, ...]:

@@ -89,6 +89,9 @@ class ProposerConfig(_Strict):
     max_new_tokens: int = Field(128, ge=8, le=2048)
     max_chars: int = Field(1200, ge=40)
     n_examples: int = Field(8, ge=1, le=64)
+    describe_examples: int = Field(6, ge=1, le=64, description="D's examples of one label "
+                                   "the describe operator shows (as many as the describe "
+                                   "traces the shipped proposer imitates)")
     n_errors: int = Field(4, ge=1, le=32)
     templates: dict[Literal["initial", "refine", "crossover", "simplify", "describe"], str] = {}
     adapter: Optional[str] = Field(None, description="a proposal model fine-tuned on "

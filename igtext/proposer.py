@@ -70,12 +70,14 @@ def clean_proposal(text: str, max_chars: int = 1200, min_words: int = 3) -> tupl
 class Proposer:
     def __init__(self, lm: LanguageModel, task: Task, templates: Mapping[str, Template] | None = None,
                  *, temperature: float = 0.8, top_p: float = 0.95, max_new_tokens: int = 160,
-                 max_chars: int = 1200, n_examples: int = 8, n_errors: int = 4):
+                 max_chars: int = 1200, n_examples: int = 8, n_errors: int = 4,
+                 describe_examples: int = 6):
         self.lm, self.task = lm, task
         self.templates = {op: (templates or {}).get(op) or load_template(op) for op in OPERATORS}
         self.temperature, self.top_p = temperature, top_p
         self.max_new_tokens, self.max_chars = max_new_tokens, max_chars
         self.n_examples, self.n_errors = n_examples, n_errors
+        self.describe_examples = describe_examples
         self._by_id = {e.id: e for e in task.train}
 
     def _vars(self, job: Job, rng: random.Random) -> dict:
@@ -105,7 +107,7 @@ class Proposer:
         out = []
         for label in self.task.labels or ():
             mine = [e for e in self.task.train if e.label == label]
-            sample = rng.sample(mine, min(max(1, self.n_examples // 2), len(mine)))
+            sample = rng.sample(mine, min(self.describe_examples, len(mine)))
             out.append({**base, "label": label,
                         "examples": [{"input": e.input, "label": label} for e in sample]})
         return out

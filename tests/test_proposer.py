@@ -83,7 +83,7 @@ def test_describe_writes_one_sentence_per_label_from_its_examples():
         shown[label] = [ln for ln in prompt.splitlines() if ln.startswith("- ")]
         return f"The {label}s share the cue word. Another sentence that is not kept."
     lm = ScriptedLM(gen)
-    prop = Proposer(lm, task, n_examples=4)
+    prop = Proposer(lm, task, n_examples=4, describe_examples=2)
     out = prop.propose([Job("describe", sample_index=3)], random.Random(0))
     assert lm.calls == len(task.labels) and len(out) == 1
     assert out[0].hypothesis.text.splitlines() == [

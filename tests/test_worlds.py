@@ -448,6 +448,14 @@ def test_describe_traces_name_shared_traits_of_the_thing_in_the_inputs_words(tmp
         assert any(_has(p, e["input"]) for p in
                    [p for c in named for p in c.phrases if _has(p, t.target)]
                    for e in t.examples)      # in the words the inputs use
+    # the search's describe operator shows as many examples as the traces do
+    from igtext.config import ProposerConfig
+    from igtext.worlds.writing import MOST_TRAITS, SHOWN
+    assert ProposerConfig().describe_examples == SHOWN
+    assert all(len(t.examples) == SHOWN for t in traces)
+    named = [len(Reader(load_world(t.task.split(":", 1)[1])).mentioned(t.target))
+             for t in traces]
+    assert sum(k >= 3 for k in named) > 0.5 * len(traces) and max(named) <= MOST_TRAITS
     out = tmp_path / "t.jsonl"
     assert main(["traces", "worlds", "--out", str(out), "--n", "30"]) == 0
     assert len(read_traces(out)) == 30 and '"traces": 30' in capsys.readouterr().out

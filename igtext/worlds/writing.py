@@ -21,7 +21,8 @@ from igtext.worlds.phrasing import article, capital, join, trait_style
 from igtext.worlds.reading import Reader, normal
 from igtext.worlds.spec import World
 
-MOST_TRAITS = 3
+MOST_TRAITS = 4
+SHOWN = 6             # inputs of one label per trace (the search's proposer.describe_examples)
 
 
 def describe_target(reader: Reader, label: str, inputs: Sequence[str]) -> str | None:
@@ -48,7 +49,7 @@ def describe_target(reader: Reader, label: str, inputs: Sequence[str]) -> str | 
 
 
 def describe_traces(worlds: Sequence[World], n: int, seed: int = 0,
-                    shown: int = 4) -> list[Trace]:
+                    shown: int = SHOWN) -> list[Trace]:
     """`n` describe traces spread over `worlds`, each with `shown` of D's inputs of one
     label (D of a seeded world task: contexts predict the class there, and the person still
     writes about the thing)."""
