@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     ff.add_argument("--cross-share", type=float, default=0.0, metavar="SHARE",
                     help="share of the follower's z's whose inputs are all worded unlike z "
                     "(as a z* written from D reads D'); the rest draw from every input")
+    ff.add_argument("--votes", type=int, default=1, help="with --prior: people judging each "
+                    "comparison (more than one: the share preferring each side is learned)")
 
     tr = sub.add_parser("traces", help="build hypothesis-writing traces (JSONL)")
     tr.add_argument("source", choices=("instruction-induction", "worlds"),
@@ -541,6 +543,8 @@ def _cmd_fit_follower(a) -> None:
     n = a.n or (2000 if a.prior else 6000)
     if n < 4:
         raise InputError("must be at least 4", field="n")
+    if a.votes < 1:
+        raise InputError(f"must be at least 1, not {a.votes}", field="--votes")
     if not 0.0 <= a.cross_share <= 1.0:
         raise InputError(f"must be between 0 and 1, not {a.cross_share}", field="--cross-share")
     recipe = load_recipe("prior" if a.prior else "follower", a.config, epochs=a.epochs,
@@ -549,7 +553,8 @@ def _cmd_fit_follower(a) -> None:
         from igtext.training.adapters import check_adapter
         check_adapter(a.init, "prior" if a.prior else "likelihood", a.model, "--init")
     args = (a.out, recipe.settings(), base_model_dir(a.model), a.model, n, a.seed)
-    report = (fit_world_prior(*args, progress=not a.quiet, init=a.init) if a.prior
+    report = (fit_world_prior(*args, progress=not a.quiet, init=a.init, votes=a.votes)
+              if a.prior
               else fit_follower(*args, progress=not a.quiet, reading=a.reading, init=a.init,
                                 cross_share=a.cross_share))
     print(json.dumps(report))

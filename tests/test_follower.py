@@ -110,3 +110,10 @@ def test_a_tiny_world_prior_fit_reports_held_out_domains(tmp_path, tiny_dir):
     assert 0.0 <= rep["heldout_accuracy"] <= 1.0 and rep["heldout_domains"] >= 6
     meta = json.loads((out / "igtext_adapter.json").read_text())
     assert meta["kind"] == "prior" and "dogs" not in meta["provenance"]["domains"]
+    # several people a comparison: the share of their votes is the target
+    voted = fit_world_prior(tmp_path / "voted", LoraSettings(epochs=1, rank=4, max_length=64),
+                            tiny_dir, f"hf:{tiny_dir}", n=16, seed=0, heldout=20,
+                            progress=False, votes=5)
+    assert voted["train_pairs"] == 16 and voted["final_loss"] > 0
+    again = json.loads((tmp_path / "voted" / "igtext_adapter.json").read_text())
+    assert again["provenance"]["votes"] == 5 and again["data_sha256"] != meta["data_sha256"]

@@ -76,8 +76,8 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
         template = load_template("likelihood")
     report = fit_likelihood(data, None, base_dir, out, settings, template=template,
                             base_name=base_name, progress=progress, init=init)
-    _provenance(out, worlds, n, seed, made_at, init, reading=reading,
-                **({"cross_share": cross_share} if cross_share else {}))
+    _provenance(out, worlds, n, seed, made_at, init,
+                {"cross_share": cross_share} if cross_share else {}, reading=reading)
     calibrated = (calibrate_follower(out, base_name, calibrate_n, seed, progress=progress)
                   if reading == "rules" else {})
     return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),
@@ -150,10 +150,12 @@ def calibrate_follower(adapter: str | Path, base_name: str, n: int = 300, seed: 
 
 def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                     base_name: str, n: int = 2000, seed: int = 0, heldout: int = 400,
-                    progress: bool = True, init: str | Path | None = None) -> dict:
-    """Fit the prior on `n` comparisons of the training worlds' people; report pairwise
-    accuracy on `heldout` comparisons of the held-out domains (the person's preferred z as
-    the truth). With `init` (a fitted prior), training continues from it."""
+                    progress: bool = True, init: str | Path | None = None,
+                    votes: int = 1) -> dict:
+    """Fit the prior on `n` comparisons of the training worlds' people, each judged by
+    `votes` people (more than one: the share of them preferring z_a is the soft target);
+    report pairwise accuracy on `heldout` comparisons of the held-out domains (the person's
+    preferred z as the truth). With `init` (a fitted prior), training continues from it."""
     import random
 
     from igtext.training.reward import fit_prior
@@ -162,27 +164,33 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
     made_at = commit()
     rng = random.Random(f"world-prior:{seed}")
     worlds = splits.train_worlds()
-    train = [(c.z_a, c.z_b, "a" if rng.random() < c.p_a else "b")
-             for c in comparison_data(worlds, n, seed)]
+    if votes == 1:
+        train = [(c.z_a, c.z_b, "a" if rng.random() < c.p_a else "b")
+                 for c in comparison_data(worlds, n, seed)]
+    else:
+        train = [(c.z_a, c.z_b, sum(rng.random() < c.p_a for _ in range(votes)) / votes)
+                 for c in comparison_data(worlds, n, seed)]
     held = [(c.z_a, c.z_b, "a" if c.p_a > 0.5 else "b")
             for c in comparison_data(splits.held_out_worlds(), heldout, seed + 1)
             if c.p_a != 0.5]
     report = fit_prior(train, base_dir, out, settings, heldout=held, base_name=base_name,
                        progress=progress, init=init)
-    _provenance(out, worlds, n, seed, made_at, init)
+    _provenance(out, worlds, n, seed, made_at, init, {"votes": votes} if votes > 1 else {})
     return {**report, "domains": len(worlds), "heldout_domains": len(splits.held_out_worlds()),
             "adapter": str(out)}
 
 
 def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None,
-                init: str | Path | None = None, **extra) -> None:
+                init: str | Path | None = None, drawn: dict | None = None, **extra) -> None:
     """Add how the adapter was made (`made_at`: the commit when the fit began; `init`: the
-    adapter it continued, whose own provenance is kept as `continued`) to its
-    `igtext_adapter.json`, and `extra` keys (the follower's `reading`) beside it."""
+    adapter it continued, whose own provenance is kept as `continued`; `drawn`: settings
+    of the data draw beside `n` and `seed`) to its `igtext_adapter.json`, and `extra` keys
+    (the follower's `reading`) beside it."""
     meta_path = Path(out) / "igtext_adapter.json"
     meta = {**json.loads(meta_path.read_text()), **extra}
     meta["provenance"] = {"command": " ".join(["igtext"] + sys.argv[1:]), "commit": made_at,
-                          "domains": [w.domain for w in worlds], "n": n, "seed": seed}
+                          "domains": [w.domain for w in worlds], "n": n, "seed": seed,
+                          **(drawn or {})}
     if init is not None:
         before = json.loads((Path(init) / "igtext_adapter.json").read_text())
         meta["provenance"]["continued"] = {k: before.get(k) for k in

@@ -67,12 +67,15 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
               settings: LoraSettings = LoraSettings(), heldout: Sequence[tuple[str, str, str]] = (),
               base_name: str = "", progress: bool = True,
               init: str | Path | None = None) -> dict:
-    """Fit r(z) on (z_a, z_b, winner) triples; report held-out pairwise accuracy. With
+    """Fit r(z) on (z_a, z_b, winner) triples; report held-out pairwise accuracy. The winner
+    is "a", "b" (anything else is a tie, skipped), or the share of several people's votes
+    that went to z_a (a float in [0, 1]: the Bradley-Terry loss with that soft target). With
     `init` (a fitted prior adapter), training continues from that adapter."""
     import torch
     from peft import get_peft_model
 
-    train = [(a, b) if w == "a" else (b, a) for a, b, w in pairs if w in ("a", "b")]
+    train = [(a, b, w) if isinstance(w, float) else (a, b, 1.0) if w == "a" else (b, a, 1.0)
+             for a, b, w in pairs if isinstance(w, float) or w in ("a", "b")]
     if not train:
         raise InputError("no comparison with a winner (ties only, or none): nothing to fit",
                          field="comparisons")
@@ -90,14 +93,17 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
                                                            model.config.num_hidden_layers,
                                                            ["score"]))
 
-    def collate(chunk):               # winners, then losers
-        return tok([w for w, _ in chunk] + [lo for _, lo in chunk], return_tensors="pt",
-                   padding=True, truncation=True, max_length=settings.max_length)
+    def collate(chunk):               # firsts (the winners), then seconds; P(first preferred)
+        enc = tok([a for a, _, _ in chunk] + [b for _, b, _ in chunk], return_tensors="pt",
+                  padding=True, truncation=True, max_length=settings.max_length)
+        return {**enc, "share": torch.tensor([p for _, _, p in chunk])}
 
     def bt_loss(model, batch):
+        p = batch.pop("share")
         r = model(**batch).logits[:, 0]
-        k = len(r) // 2
-        return -torch.nn.functional.logsigmoid(r[:k] - r[k:]).mean()
+        d = r[:len(p)] - r[len(p):]
+        logsig = torch.nn.functional.logsigmoid
+        return -(p * logsig(d) + (1 - p) * logsig(-d)).mean()
     losses = train_steps(model, train, settings, collate, "fit prior", progress, bt_loss)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,9 +121,17 @@ def fit_prior(pairs: Sequence[tuple[str, str, str]], base_dir: str | Path, out: 
     return report
 
 
+def _decided(w) -> str | None:
+    """A comparison's winner: "a", "b", or None for a tie (a share of votes for a: its side
+    of one half)."""
+    if isinstance(w, float):
+        return "a" if w > 0.5 else "b" if w < 0.5 else None
+    return w if w in ("a", "b") else None
+
+
 def pairwise_accuracy(model, tok, pairs, max_length: int) -> float | None:
     import torch
-    decided = [(a, b, w) for a, b, w in pairs if w in ("a", "b")]
+    decided = [(a, b, _decided(w)) for a, b, w in pairs if _decided(w)]
     if not decided:
         return None
     with torch.inference_mode():
