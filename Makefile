@@ -59,7 +59,7 @@ $(ADAPTERS)/prior-and-proposer:
 	$(BIN)/igtext traces worlds --out $(ADAPTERS)/describe.jsonl --n 1200
 	$(BIN)/igtext train-proposer --data $(ADAPTERS)/describe.jsonl --out $(ADAPTERS)/describe-proposer.tmp --epochs 1 --max-length 512 --lr 1e-3 --quiet
 	mv $(ADAPTERS)/describe-proposer.tmp $(ADAPTERS)/describe-proposer
-	$(BIN)/igtext fit-follower --prior --out $(ADAPTERS)/world-prior.tmp --n 1200 --max-length 256 --quiet
+	$(BIN)/igtext fit-follower --prior --out $(ADAPTERS)/world-prior.tmp --n 2400 --epochs 1 --max-length 256 --quiet
 	mv $(ADAPTERS)/world-prior.tmp $(ADAPTERS)/world-prior
 	touch $@
 
