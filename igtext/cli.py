@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     ff.add_argument("--cross-share", type=float, default=0.0, metavar="SHARE",
                     help="share of the follower's z's whose inputs are all worded unlike z "
                     "(as a z* written from D reads D'); the rest draw from every input")
+    ff.add_argument("--no-calibration", action="store_true", help="skip the calibration a "
+                    "follower's fit ends with (for a fit that `--init` continues)")
     ff.add_argument("--votes", type=int, default=1, help="with --prior: people judging each "
                     "comparison (more than one: the share preferring each side is learned)")
 
@@ -556,7 +558,8 @@ def _cmd_fit_follower(a) -> None:
     report = (fit_world_prior(*args, progress=not a.quiet, init=a.init, votes=a.votes)
               if a.prior
               else fit_follower(*args, progress=not a.quiet, reading=a.reading, init=a.init,
-                                cross_share=a.cross_share))
+                                cross_share=a.cross_share,
+                                calibrate_n=0 if a.no_calibration else 300))
     print(json.dumps(report))
 
 

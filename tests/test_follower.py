@@ -93,9 +93,12 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
     assert abs(lm.logprob(req)[0].total - full.logprob(req)[0].total) < 0.05
     # a second fit continues this one on fresh judgments, and says what it continued
     more = tmp_path / "more"
-    fit_follower(more, LoraSettings(epochs=1, rank=8, max_length=256), tiny_dir,
-                 f"hf:{tiny_dir}", n=8, seed=1, progress=False, calibrate_n=4, init=out)
+    rep = fit_follower(more, LoraSettings(epochs=1, rank=8, max_length=256), tiny_dir,
+                       f"hf:{tiny_dir}", n=8, seed=1, progress=False, calibrate_n=0, init=out,
+                       cross_share=1.0)
     again = json.loads((more / "igtext_adapter.json").read_text())
+    assert "calibration" not in rep and "calibration" not in again
+    assert again["provenance"]["cross_share"] == 1.0
     assert again["provenance"]["seed"] == 1
     assert again["provenance"]["continued"]["provenance"] == prov
     assert json.loads((more / "adapter_config.json").read_text())["r"] == 4   # the init's rank

@@ -60,7 +60,8 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
                  init: str | Path | None = None, cross_share: float = 0.0) -> dict:
     """Fit the follower on `n` label judgments of the training worlds (of single rules
     with `reading="rules"`, of whole z's with "whole"); save it in `out`; calibrate one
-    that reads rule by rule on `calibrate_n` judgments of the validation worlds. With
+    that reads rule by rule on `calibrate_n` judgments of the validation worlds (0: not
+    calibrated, for a fit that another continues). With
     `init` (a fitted follower), training continues from it. `cross_share`: the share of z's
     whose inputs are all worded unlike z (`imitation.label_data`)."""
     from igtext.prompts import load_template
@@ -79,7 +80,7 @@ def fit_follower(out: str | Path, settings: LoraSettings, base_dir: str | Path,
     _provenance(out, worlds, n, seed, made_at, init,
                 {"cross_share": cross_share} if cross_share else {}, reading=reading)
     calibrated = (calibrate_follower(out, base_name, calibrate_n, seed, progress=progress)
-                  if reading == "rules" else {})
+                  if reading == "rules" and calibrate_n else {})
     return {**report, "domains": len(worlds), "reading": reading, "adapter": str(out),
             **({"calibration": calibrated} if calibrated else {})}
 
