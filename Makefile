@@ -42,9 +42,9 @@ browser:
 	@command -v tmux >/dev/null || { apt-get update -q && apt-get install -y -q tmux; }
 
 # Rebuild the learned person shipped in igtext/adapters/ from scratch, into build/adapters/
-# (two fits at a time, one thread each: about 90 min for the follower on one core, its
-# calibration on the validation worlds included, 80 min for the describe proposer then the
-# prior on the other). `make ship-adapters` then copies them
+# (two fits at a time, one thread each: about 150 min for the follower's two stages on one
+# core, its calibration on the validation worlds included, 95 min for the describe proposer
+# then the prior on the other). `make ship-adapters` then copies them
 # into igtext/adapters/ as the package ships them (float16 weights); eval/follower.py and
 # the prior's report score them.
 ADAPTERS := build/adapters
@@ -53,7 +53,9 @@ adapters: setup
 	OMP_NUM_THREADS=1 $(MAKE) -j2 $(ADAPTERS)/follower $(ADAPTERS)/prior-and-proposer
 
 $(ADAPTERS)/follower:
-	$(BIN)/igtext fit-follower --out $@.tmp --n 6000 --lr 5e-4 --quiet && mv $@.tmp $@
+	$(BIN)/igtext fit-follower --out $@.first --n 6000 --lr 5e-4 --no-calibration --quiet
+	$(BIN)/igtext fit-follower --out $@.tmp --init $@.first --seed 1 --n 6000 --lr 5e-4 \
+	    --cross-share 0.75 --quiet && mv $@.tmp $@
 
 $(ADAPTERS)/prior-and-proposer:
 	$(BIN)/igtext traces worlds --out $(ADAPTERS)/describe.jsonl --n 1200
