@@ -81,8 +81,10 @@ def test_a_tiny_follower_fit_records_its_provenance(tmp_path, tiny_dir):
 
     from igtext.training.lora import ship
     (out / "README.md").write_text("a model card")
+    (out / "checkpoints" / "epoch-1").mkdir(parents=True)      # a proposer fit's resume state
     shipped = ship(out, tmp_path / "shipped")
     assert not (tmp_path / "shipped" / "README.md").exists()
+    assert not (tmp_path / "shipped" / "checkpoints").exists()
     assert shipped["shipped_as"].startswith("float16") and shipped["provenance"] == prov
     weights = load_file(str(tmp_path / "shipped" / "adapter_model.safetensors"))
     assert {str(v.dtype) for v in weights.values()} == {"torch.float16"}

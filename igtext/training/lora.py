@@ -267,7 +267,7 @@ def ship(src: str | Path, dst: str | Path) -> dict:
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(   # weights cast below; no model card
-        "adapter_model.safetensors", "README.md", "checkpoint-*"))
+        "adapter_model.safetensors", "README.md", "checkpoint-*", "checkpoints"))
     weights = load_file(str(src / "adapter_model.safetensors"))
     save_file({k: v.to(torch.float16) if v.is_floating_point() else v
                for k, v in weights.items()}, str(dst / "adapter_model.safetensors"))

@@ -25,9 +25,10 @@ MOST_TRAITS = 4
 SHOWN = 6             # inputs of one label per trace (the search's proposer.describe_examples)
 
 
-def describe_target(reader: Reader, label: str, inputs: Sequence[str]) -> str | None:
+def describe_target(reader: Reader, label: str, inputs: Sequence[str],
+                    most: int = MOST_TRAITS) -> str | None:
     """What the person writes about `label` from `inputs`: its traits that most of them
-    show (at least two of them, where there are two; at most MOST_TRAITS), each in the
+    show (at least two of them, where there are two; at most `most`), each in the
     wording the inputs use most; None if they share none."""
     world = reader.world
     counts: Counter = Counter()
@@ -40,7 +41,7 @@ def describe_target(reader: Reader, label: str, inputs: Sequence[str]) -> str | 
                 used = [p for p in c.phrases if normal(p) in low]
                 wording.setdefault(c, Counter()).update(used[:1])
     least = min(2, len(inputs))
-    shared = [c for c, k in counts.most_common() if k >= least][:MOST_TRAITS]
+    shared = [c for c, k in counts.most_common() if k >= least][:most]
     if not shared:
         return None
     phrases = [wording[c].most_common(1)[0][0] for c in shared]
