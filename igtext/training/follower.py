@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 
 from igtext.training.likelihood_ft import fit_likelihood
-from igtext.training.lora import LoraSettings
+from igtext.training.lora import LoraSettings, read_meta
 
 
 def commit() -> str | None:
@@ -165,12 +165,12 @@ def fit_world_prior(out: str | Path, settings: LoraSettings, base_dir: str | Pat
     made_at = commit()
     rng = random.Random(f"world-prior:{seed}")
     worlds = splits.train_worlds()
-    if votes == 1:
-        train = [(c.z_a, c.z_b, "a" if rng.random() < c.p_a else "b")
-                 for c in comparison_data(worlds, n, seed)]
-    else:
-        train = [(c.z_a, c.z_b, sum(rng.random() < c.p_a for _ in range(votes)) / votes)
-                 for c in comparison_data(worlds, n, seed)]
+
+    def vote(p_a: float):              # one person's winner, or the share of `votes` for a
+        if votes == 1:
+            return "a" if rng.random() < p_a else "b"
+        return sum(rng.random() < p_a for _ in range(votes)) / votes
+    train = [(c.z_a, c.z_b, vote(c.p_a)) for c in comparison_data(worlds, n, seed)]
     held = [(c.z_a, c.z_b, "a" if c.p_a > 0.5 else "b")
             for c in comparison_data(splits.held_out_worlds(), heldout, seed + 1)
             if c.p_a != 0.5]
@@ -193,7 +193,7 @@ def _provenance(out: str | Path, worlds, n: int, seed: int, made_at: str | None,
                           "domains": [w.domain for w in worlds], "n": n, "seed": seed,
                           **(drawn or {})}
     if init is not None:
-        before = json.loads((Path(init) / "igtext_adapter.json").read_text())
+        before = read_meta(init, meta["kind"])
         meta["provenance"]["continued"] = {k: before.get(k) for k in
                                            ("provenance", "data_sha256", "settings", "report")}
     meta_path.write_text(json.dumps(meta, indent=2))

@@ -131,7 +131,7 @@ def _decided(w) -> str | None:
 
 def pairwise_accuracy(model, tok, pairs, max_length: int) -> float | None:
     import torch
-    decided = [(a, b, _decided(w)) for a, b, w in pairs if _decided(w)]
+    decided = [(a, b, d) for a, b, w in pairs if (d := _decided(w))]
     if not decided:
         return None
     with torch.inference_mode():

@@ -90,6 +90,7 @@ def label_data(worlds: Sequence[World], n: int, seed: int = 0, kinds: Sequence[s
         inputs = [(e.input, shift == "context") for shift in SHIFTS
                   for e in world_task(w, seed, n_train=40, n_test=40, shift=shift).test]
         inputs += [(e.input, True) for e in world_task(w, seed, n_train=60, n_test=0).train]
+        unlike = {as_d: [i for i in inputs if i[1] != as_d] for as_d in (True, False)}
         pool = [(k, z, d) for k, z, d in _worded_pools(w, seed, z_per_world) if k in kinds]
         made = []
         while len(made) < per_world and pool:
@@ -97,7 +98,7 @@ def label_data(worlds: Sequence[World], n: int, seed: int = 0, kinds: Sequence[s
             rules = reader.rules(z)
             drawn = inputs
             if cross_share and rng.random() < cross_share:
-                drawn = [(x, d) for x, d in inputs if d != z_as_d]
+                drawn = unlike[z_as_d]
             seen = [(x, label_distribution(reader, z, x, rules=rules), x_as_d != z_as_d)
                     for x, x_as_d in rng.sample(drawn, min(len(drawn), 6 * x_per_z))]
             applies = [s for s in seen if len(set(s[1].values())) > 1]
